@@ -1,0 +1,1 @@
+"""Compiled extensions built from ``csrc/*.pyx`` by ``setup.py``."""

@@ -1,0 +1,184 @@
+"""Every setting of ssap-gluon, with its default.
+
+The defaults are the paper's settings (Sec. 4 "Implementation Details") where
+the paper gives one, and the choice recorded in docs/REPRODUCTION.md where it
+is silent (the "OPEN n" tags point at that table). YAML files in configs/
+override these; ``--opts KEY VALUE`` overrides a YAML.
+
+A key listed in ``CHOICES`` only accepts the values listed there.
+"""
+from yacs.config import CfgNode as CN
+
+_C = CN()
+_C.NAME = "ssap"
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+_C.DATASET = CN()
+# "cityscapes" reads the official folder layout (real Cityscapes or SynthCity);
+# "coco_panoptic" reads panoptic PNG + JSON.
+_C.DATASET.NAME = "cityscapes"
+# Dataset root. Empty: $CITYSCAPES_DATASET (cityscapes) / $COCO_DATASET (coco).
+_C.DATASET.ROOT = ""
+_C.DATASET.TRAIN_SPLIT = "train"
+_C.DATASET.VAL_SPLIT = "val"
+_C.DATASET.TEST_SPLIT = "test"
+
+_C.INPUT = CN()
+# (height, width) of training crops; Cityscapes: 512x1024 (OPEN 8).
+_C.INPUT.CROP_SIZE = [512, 1024]
+# Random rescale factor range before cropping (OPEN 8).
+_C.INPUT.SCALE_RANGE = [0.5, 2.0]
+_C.INPUT.FLIP = True
+# Resize so that the longer edge has this length before augmentation
+# (COCO: 640; 0 keeps the original size).
+_C.INPUT.LONG_EDGE = 0
+# ImageNet statistics on 0..1 RGB, as gluoncv's pretrained backbones expect.
+_C.INPUT.MEAN = [0.485, 0.456, 0.406]
+_C.INPUT.STD = [0.229, 0.224, 0.225]
+# Value written into padded label pixels when a scaled image is smaller than the crop.
+_C.INPUT.IGNORE_LABEL = 255
+
+_C.DATALOADER = CN()
+_C.DATALOADER.NUM_WORKERS = 2
+_C.DATALOADER.PREFETCH = 2
+
+# ---------------------------------------------------------------------------
+# Network (paper Sec. 3.1, Fig. 3)
+# ---------------------------------------------------------------------------
+_C.MODEL = CN()
+# gluoncv model-zoo name: resnet50_v1b, resnet101_v1b; resnet18_v1b for SynthCity.
+_C.MODEL.BACKBONE = "resnet50_v1b"
+# "" = random init; "model_store" = gluoncv's local model store (no download
+# here); otherwise a path to a .params file.
+_C.MODEL.PRETRAINED = ""
+# Dilated backbone (output stride 8), used by the "single" variant of Table 3.
+_C.MODEL.DILATED = False
+# "joint" (default), "semantic" (r = 0, Table 2 row 1 / Table 3 "w/o JL"),
+# "affinity" (affinity-only model of Table 3 "w/o JL").
+_C.MODEL.TASKS = "joint"
+# "hierarchical": affinity level i is predicted from decoder level i (Fig. 3);
+# "single": every level from the 1/4 feature map with strides (Table 3).
+_C.MODEL.AFFINITY_FEATURE = "hierarchical"
+_C.MODEL.NUM_CLASSES = 19
+# Channels of the lateral 1x1 convs / decoder levels (OPEN 1).
+_C.MODEL.DECODER_CHANNELS = 256
+# Channels of the KxK conv-BN-ReLU in each head (OPEN 2).
+_C.MODEL.HEAD_CHANNELS = 128
+# K of the head conv: 3, or 5 for Table 6 "Kernel 5" (OPEN 2).
+_C.MODEL.HEAD_KERNEL = 3
+# "bn" or "syncbn" (mxnet.gluon.contrib.nn.SyncBatchNorm over all devices).
+_C.MODEL.NORM = "bn"
+
+# ---------------------------------------------------------------------------
+# Affinity pyramid targets (Sec. 3.1, Eq. 1)
+# ---------------------------------------------------------------------------
+_C.AFFINITY = CN()
+# Window size r; 0 disables the affinity branch (Table 2).
+_C.AFFINITY.WINDOW = 5
+# Output strides of the pyramid levels: 1/4 ... 1/64.
+_C.AFFINITY.STRIDES = [4, 8, 16, 32, 64]
+# BD: drop pixels whose r*r targets are all 1 with this probability,
+# resampled every iteration (OPEN 6). 0 disables.
+_C.AFFINITY.DROP_ALL_ONE_PROB = 0.8
+# OL: loss weight of pixels whose ground-truth class is a thing class (OPEN 5).
+# 1 disables.
+_C.AFFINITY.THING_WEIGHT = 3.0
+
+# ---------------------------------------------------------------------------
+# Losses (Eq. 10)
+# ---------------------------------------------------------------------------
+_C.LOSS = CN()
+# Focal loss gamma (OPEN 7); 0 is cross-entropy.
+_C.LOSS.FOCAL_GAMMA = 2.0
+# alpha of Eq. 10 (Table 1).
+_C.LOSS.AFFINITY_ALPHA = 0.003
+# lambda_i of Eq. 10 for 1/4 ... 1/64 (Table 1 "diff."); "same" = all 1.
+_C.LOSS.LEVEL_WEIGHTS = [0.01, 0.03, 0.1, 0.3, 1.0]
+# Per-level weights of the semantic loss L_s^i (Eq. 10 sums them unweighted).
+_C.LOSS.SEMANTIC_LEVEL_WEIGHTS = [1.0, 1.0, 1.0, 1.0, 1.0]
+
+# ---------------------------------------------------------------------------
+# Optimisation (Sec. 4)
+# ---------------------------------------------------------------------------
+_C.SOLVER = CN()
+_C.SOLVER.OPTIMIZER = "nadam"
+# "mxnet": mxnet's Nadam (momentum schedule advanced once per parameter
+# update: the paper ran on MXNet); "per_step": textbook Nadam.
+_C.SOLVER.NADAM_SCHEDULE = "mxnet"
+_C.SOLVER.NADAM_SCHEDULE_DECAY = 0.004
+_C.SOLVER.BASE_LR = 1e-4
+_C.SOLVER.STEPS = [30000, 50000]
+_C.SOLVER.GAMMA = 0.1
+_C.SOLVER.MAX_ITER = 70000
+_C.SOLVER.IMS_PER_BATCH = 24
+_C.SOLVER.WEIGHT_DECAY = 0.0
+_C.SOLVER.NO_WD_BIAS_NORM = True
+_C.SOLVER.CLIP_GRADIENT = 0.0
+
+# ---------------------------------------------------------------------------
+# Training engine
+# ---------------------------------------------------------------------------
+_C.TRAIN = CN()
+# Devices: "cpu", "cpu:2" (2 CPU contexts), "gpu:0,1,2,3".
+_C.TRAIN.DEVICES = "cpu"
+_C.TRAIN.SEED = 0
+_C.TRAIN.OUTPUT_DIR = "output/ssap"
+_C.TRAIN.CHECKPOINT_PERIOD = 5000
+_C.TRAIN.KEEP_CHECKPOINTS = 3
+_C.TRAIN.LOG_PERIOD = 20
+# Validate every N iterations (0: only at the end when VALIDATE_AT_END).
+_C.TRAIN.EVAL_PERIOD = 0
+_C.TRAIN.VALIDATE_AT_END = True
+# mxnet AMP (float16) on GPUs; sync BN stays float32.
+_C.TRAIN.AMP = False
+# kvstore: "device" / "local" on one machine, "dist_sync" / "dist_device_sync" across nodes.
+_C.TRAIN.KVSTORE = "device"
+_C.TRAIN.HYBRIDIZE = True
+
+# ---------------------------------------------------------------------------
+# Inference: graph -> cascaded multicut -> instances (Sec. 3.2)
+# ---------------------------------------------------------------------------
+_C.TEST = CN()
+# Stride of the level the cascade starts from (Table 4; paper: 16).
+_C.TEST.CASCADE_INIT_STRIDE = 16
+# Affinity levels used, as strides (Table 5 adds them coarse to fine).
+_C.TEST.AFFINITY_STRIDES = [4, 8, 16, 32, 64]
+# "gaec" or "gaec+kl" (OPEN 11).
+_C.TEST.MULTICUT_SOLVER = "gaec+kl"
+# Clip affinities to [eps, 1-eps] before the logit of Eq. 3 (OPEN 10).
+_C.TEST.AFFINITY_EPS = 0.001
+# Segmentation refinement (Eq. 6-8, OPEN 18).
+_C.TEST.SEGMENTATION_REFINEMENT = True
+_C.TEST.FLIP = False
+_C.TEST.SCALES = [1.0]
+# Predicted instances smaller than this (full-resolution pixels) are dropped (OPEN 13).
+_C.TEST.MIN_INSTANCE_AREA = 100
+# Erosion (pixels, 4-connectivity) of coarse segments before they become
+# proposals at the next finer level (OPEN 9).
+_C.TEST.PROPOSAL_EROSION = 1
+# "semantic" (mean class probability over the mask, OPEN 12) or
+# "semantic_x_affinity".
+_C.TEST.SCORE = "semantic"
+
+# Values allowed for enumerated keys; checked by ssap_gluon.config.load_config.
+CHOICES = {
+    "DATASET.NAME": ("cityscapes", "coco_panoptic"),
+    "MODEL.TASKS": ("joint", "semantic", "affinity"),
+    "MODEL.AFFINITY_FEATURE": ("hierarchical", "single"),
+    "MODEL.HEAD_KERNEL": (3, 5),
+    "MODEL.NORM": ("bn", "syncbn"),
+    "AFFINITY.WINDOW": (0, 3, 5, 7, 9),
+    "SOLVER.OPTIMIZER": ("nadam", "adam", "sgd"),
+    "SOLVER.NADAM_SCHEDULE": ("mxnet", "per_step"),
+    "TRAIN.KVSTORE": ("device", "local", "dist_sync", "dist_device_sync",
+                      "dist_async"),
+    "TEST.MULTICUT_SOLVER": ("gaec", "gaec+kl"),
+    "TEST.SCORE": ("semantic", "semantic_x_affinity"),
+}
+
+
+def get_default_config():
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()
