@@ -1,0 +1,1 @@
+"""Datasets on disk -> augmented samples (see docs/DESIGN.md for the sample contract)."""
