@@ -24,12 +24,23 @@ _C.DATASET.ROOT = ""
 _C.DATASET.TRAIN_SPLIT = "train"
 _C.DATASET.VAL_SPLIT = "val"
 _C.DATASET.TEST_SPLIT = "test"
+# COCO panoptic layout under ROOT; "{split}" is replaced by the split name
+# (train -> panoptic_train2017.json, train2017/, ...). Standard COCO 2017 names.
+_C.DATASET.COCO_JSON = "annotations/panoptic_{split}2017.json"
+_C.DATASET.COCO_PANOPTIC_DIR = "annotations/panoptic_{split}2017"
+_C.DATASET.COCO_IMAGE_DIR = "{split}2017"
 
 _C.INPUT = CN()
 # (height, width) of training crops; Cityscapes: 512x1024 (OPEN 8).
 _C.INPUT.CROP_SIZE = [512, 1024]
 # Random rescale factor range before cropping (OPEN 8).
 _C.INPUT.SCALE_RANGE = [0.5, 2.0]
+# 0: scale factor uniform in SCALE_RANGE; > 0: uniform over the grid
+# min, min + step, ..., max (DeepLab's discrete scales use 0.25).
+_C.INPUT.SCALE_STEP = 0.0
+# Evaluation pads images bottom/right to a multiple of this, so the 1/64
+# pyramid level exists (largest entry of AFFINITY.STRIDES).
+_C.INPUT.SIZE_DIVISOR = 64
 _C.INPUT.FLIP = True
 # Resize so that the longer edge has this length before augmentation
 # (COCO: 640; 0 keeps the original size).
