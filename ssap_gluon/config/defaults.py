@@ -79,6 +79,10 @@ _C.MODEL.DECODER_CHANNELS = 256
 _C.MODEL.HEAD_CHANNELS = 128
 # K of the head conv: 3, or 5 for Table 6 "Kernel 5" (OPEN 2).
 _C.MODEL.HEAD_KERNEL = 3
+# How the KxK head conv is built (OPEN 2): "separable" = depthwise KxK +
+# pointwise 1x1 (Panoptic-DeepLab heads; keeps K = 5 cheap at 1/4), "full" =
+# a dense KxK conv.
+_C.MODEL.HEAD_CONV = "separable"
 # "bn" or "syncbn" (mxnet.gluon.contrib.nn.SyncBatchNorm over all devices).
 _C.MODEL.NORM = "bn"
 
@@ -109,6 +113,11 @@ _C.LOSS.AFFINITY_ALPHA = 0.003
 _C.LOSS.LEVEL_WEIGHTS = [0.01, 0.03, 0.1, 0.3, 1.0]
 # Per-level weights of the semantic loss L_s^i (Eq. 10 sums them unweighted).
 _C.LOSS.SEMANTIC_LEVEL_WEIGHTS = [1.0, 1.0, 1.0, 1.0, 1.0]
+# Normaliser of L_a^i (Eq. 1 summed over pixels): "image_sum" = sum over the
+# pixels of each image, mean over images (the scale the paper's lambda_i
+# equalise, docs/MODEL.md); "count" = mean over kept (valid, not dropped)
+# pairs; "weight_sum" = weighted mean (divide by the sum of BD/OL weights).
+_C.LOSS.AFFINITY_NORMALIZATION = "image_sum"
 
 # ---------------------------------------------------------------------------
 # Optimisation (Sec. 4)
@@ -179,6 +188,8 @@ CHOICES = {
     "MODEL.TASKS": ("joint", "semantic", "affinity"),
     "MODEL.AFFINITY_FEATURE": ("hierarchical", "single"),
     "MODEL.HEAD_KERNEL": (3, 5),
+    "MODEL.HEAD_CONV": ("separable", "full"),
+    "LOSS.AFFINITY_NORMALIZATION": ("image_sum", "count", "weight_sum"),
     "MODEL.NORM": ("bn", "syncbn"),
     "AFFINITY.WINDOW": (0, 3, 5, 7, 9),
     "SOLVER.OPTIMIZER": ("nadam", "adam", "sgd"),
