@@ -1,0 +1,174 @@
+"""Cityscapes (and SynthCity) fine annotations -> semantic train ids + instance ids.
+
+Layout (the official one; SynthCity writes the same)::
+
+    <root>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png
+    <root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png
+    <root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_instanceIds.png
+
+``labelIds`` is a uint8 map of raw label ids; ``instanceIds`` is a uint16 map
+holding ``labelId * 1000 + k`` on each instance of a thing class and the plain
+label id everywhere else (including crowd/group regions of thing classes).
+"""
+import collections
+import glob
+import os
+
+import cv2
+import numpy as np
+
+from ..utils.io import read_image
+from . import labels as L
+from .base import DatasetError, SegmentationDataset, resolve_root
+
+IMAGE_SUFFIX = "_leftImg8bit.png"
+LABEL_SUFFIX = "_gtFine_labelIds.png"
+INSTANCE_SUFFIX = "_gtFine_instanceIds.png"
+#: Splits whose labels are placeholders (the official test split ships
+#: all-zero "dummy" labels): they load images only unless told otherwise.
+UNLABELED_SPLITS = ("test",)
+
+CityscapesRecord = collections.namedtuple(
+    "CityscapesRecord", "name image_path label_path instance_path")
+
+
+def decode_cityscapes_labels(label_ids, instance_ids, label_path="labelIds",
+                             instance_path="instanceIds", ignore_label=L.IGNORE_LABEL):
+    """Raw ``labelIds`` + ``instanceIds`` maps -> ``(semantic, instance)`` int32.
+
+    * semantic: train id through the official table; 255 (``ignore_label``)
+      for every label without a train id (void, caravan, trailer, ...).
+    * instance: the ``instanceIds`` value on instances of the 8 evaluated
+      thing classes; -1 on their crowd/group regions (value < 1000), on void
+      pixels and on thing classes excluded from evaluation; 0 elsewhere.
+
+    Raises :class:`DatasetError` naming the file for a label id that is not
+    in cityscapesScripts' table, or for maps that disagree with each other.
+    """
+    if label_ids.shape != instance_ids.shape:
+        raise DatasetError("%s has shape %s but %s has shape %s"
+                           % (label_path, label_ids.shape, instance_path, instance_ids.shape))
+    counts = np.bincount(label_ids.ravel(), minlength=256)
+    unknown = np.flatnonzero((counts > 0) & ~L.KNOWN_LABEL_IDS)
+    if unknown.size:
+        raise DatasetError("%s: label id(s) %s are not in cityscapesScripts' label table"
+                           % (label_path, ", ".join(map(str, unknown.tolist()))))
+
+    instance_ids = instance_ids.astype(np.int32, copy=False)
+    has_id = instance_ids >= L.INSTANCE_ID_OFFSET
+    # Both files come from the same polygons, so an instance's label id is its
+    # instanceId // 1000 and elsewhere instanceId == labelId; a mismatch means
+    # files from different frames or a damaged file.
+    implied = np.where(has_id, instance_ids // L.INSTANCE_ID_OFFSET, instance_ids)
+    bad = implied != label_ids
+    if bad.any():
+        y, x = np.argwhere(bad)[0]
+        raise DatasetError(
+            "%s and %s disagree on %d pixel(s), e.g. at row %d, column %d: labelId %d "
+            "but instanceId %d" % (label_path, instance_path, int(bad.sum()), y, x,
+                                   label_ids[y, x], instance_ids[y, x]))
+
+    semantic = L.LABEL_ID_TO_TRAIN_ID[label_ids].astype(np.int32)
+    if ignore_label != L.IGNORE_LABEL:
+        semantic[semantic == L.IGNORE_LABEL] = ignore_label
+    thing = L.LABEL_IS_EVALUATED_THING[label_ids]
+    instance = np.where(thing, np.where(has_id, instance_ids, L.INSTANCE_IGNORE), 0)
+    instance[semantic == ignore_label] = L.INSTANCE_IGNORE
+    return semantic, instance.astype(np.int32, copy=False)
+
+
+def list_cityscapes_frames(root, split, with_labels=True):
+    """Sorted :class:`CityscapesRecord` of every frame of ``split`` under ``root``.
+
+    Checks up front that each image has its two label files (when
+    ``with_labels``), so a missing file fails at construction, not mid-epoch.
+    """
+    image_dir = os.path.join(root, "leftImg8bit", split)
+    if not os.path.isdir(image_dir):
+        raise DatasetError("Cityscapes split %r not found: expected the folder %s"
+                           % (split, image_dir))
+    images = sorted(glob.glob(os.path.join(image_dir, "*", "*" + IMAGE_SUFFIX)))
+    if not images:
+        raise DatasetError("no images *%s in %s/<city>/" % (IMAGE_SUFFIX, image_dir))
+    records = []
+    for image_path in images:
+        city = os.path.basename(os.path.dirname(image_path))
+        name = os.path.basename(image_path)[:-len(IMAGE_SUFFIX)]
+        gt_dir = os.path.join(root, "gtFine", split, city)
+        record = CityscapesRecord(name, image_path,
+                                  os.path.join(gt_dir, name + LABEL_SUFFIX),
+                                  os.path.join(gt_dir, name + INSTANCE_SUFFIX))
+        if with_labels:
+            for path in (record.label_path, record.instance_path):
+                if not os.path.isfile(path):
+                    raise DatasetError("missing label file %s (for image %s)"
+                                       % (path, image_path))
+        records.append(record)
+    return records
+
+
+class CityscapesInstances(SegmentationDataset):
+    """The Cityscapes fine split ``split`` as samples of the sample contract.
+
+    Args:
+        root: dataset folder (holding ``leftImg8bit/`` and ``gtFine/``); empty:
+            ``$CITYSCAPES_DATASET``.
+        split: ``train``, ``val`` or ``test`` (any folder name under ``leftImg8bit``).
+        transform: ``f(image, semantic, instance, rng=None) -> sample``; ``None``
+            returns the raw ``load`` output (uint8 HWC image).
+        with_labels: read the label files; default: ``True`` except for the
+            ``test`` split, whose official labels are dummies (then semantic is
+            all ignore and instance all -1).
+        ignore_label: semantic value of void pixels.
+    """
+
+    num_classes = L.NUM_CLASSES
+    class_names = L.CLASS_NAMES
+    thing_train_ids = L.THING_TRAIN_IDS
+
+    def __init__(self, root="", split="train", transform=None, with_labels=None,
+                 ignore_label=L.IGNORE_LABEL):
+        if with_labels is None:
+            with_labels = split not in UNLABELED_SPLITS
+        super().__init__(transform=transform, with_labels=with_labels)
+        self.ignore_label = ignore_label
+        self.root = resolve_root(root, "CITYSCAPES_DATASET")
+        self.split = split
+        self.records = list_cityscapes_frames(self.root, split, with_labels)
+
+    def __len__(self):
+        return len(self.records)
+
+    def name(self, index):
+        return self.records[index].name
+
+    def load_image(self, index):
+        """RGB uint8 (H, W, 3)."""
+        path = self.records[index].image_path
+        return cv2.cvtColor(read_image(path, cv2.IMREAD_COLOR, expect_channels=3),
+                            cv2.COLOR_BGR2RGB)
+
+    def load_labels(self, index):
+        """``(semantic, instance)`` int32 at full resolution (no transform)."""
+        record = self.records[index]
+        label_ids = read_image(record.label_path, cv2.IMREAD_UNCHANGED,
+                               expect_channels=1, expect_dtype=np.uint8)
+        instance_ids = read_image(record.instance_path, cv2.IMREAD_UNCHANGED,
+                                  expect_channels=1)
+        if instance_ids.dtype not in (np.uint8, np.uint16):
+            raise DatasetError("%s: expected a 16-bit (or 8-bit) instanceIds PNG, found %s"
+                               % (record.instance_path, instance_ids.dtype))
+        return decode_cityscapes_labels(label_ids, instance_ids, record.label_path,
+                                        record.instance_path, self.ignore_label)
+
+    def load(self, index):
+        image = self.load_image(index)
+        if not self.with_labels:
+            return (image,) + self._empty_labels(*image.shape[:2])
+        semantic, instance = self.load_labels(index)
+        if semantic.shape != image.shape[:2]:
+            record = self.records[index]
+            raise DatasetError("%s is %dx%d but its labels %s are %dx%d"
+                               % (record.image_path, image.shape[0], image.shape[1],
+                                  record.label_path, semantic.shape[0], semantic.shape[1]))
+        return image, semantic, instance
