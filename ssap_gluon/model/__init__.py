@@ -1,0 +1,13 @@
+"""The SSAP network: ResNet backbone, U-shape decoder, semantic + affinity heads.
+
+>>> net = build_model(cfg)            # SSAPNet, initialised (pretrained or random)
+>>> outputs = net(images)             # semantic logits per level, then affinity logits
+>>> sem_prob, aff_prob = net.activate(outputs)
+
+See docs/MODEL.md.
+"""
+from .backbone import PretrainedWeightsError, ResNetBackbone, model_store_path
+from .ssap_net import SSAPNet, build_model, norm_layer_from_config, split_outputs
+
+__all__ = ["PretrainedWeightsError", "ResNetBackbone", "SSAPNet", "build_model",
+           "model_store_path", "norm_layer_from_config", "split_outputs"]
