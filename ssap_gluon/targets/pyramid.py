@@ -39,12 +39,14 @@ class PyramidTargets:
 
     def split(self, num_slices):
         """Split along the batch into ``num_slices`` parts (one per device),
-        the way ``gluon.utils.split_data(even_split=False)`` splits the images."""
+        the way ``gluon.utils.split_data(even_split=False)`` of mxnet 1.9 splits
+        the images (the first ``B % num_slices`` parts get one image more)."""
         b = self.batch_size
         if not 1 <= num_slices <= b:
             raise ValueError("cannot split a batch of %d into %d slices" % (b, num_slices))
-        step = b // num_slices
-        bounds = [i * step for i in range(num_slices)] + [b]
+        each, extra = divmod(b, num_slices)
+        sizes = [each + 1] * extra + [each] * (num_slices - extra)
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
         out = []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             out.append(PyramidTargets(
