@@ -13,7 +13,6 @@ which worker process drew it or on the order workers finish.
 """
 import os
 
-import cv2
 import numpy as np
 from mxnet.gluon.data import Dataset
 
@@ -59,7 +58,6 @@ class SegmentationDataset(Dataset):
     def __init__(self, transform=None, with_labels=True):
         self.transform = transform
         self.with_labels = with_labels
-        self._owner_pid = os.getpid()
 
     # -- to implement -----------------------------------------------------
     def __len__(self):
@@ -90,11 +88,9 @@ class SegmentationDataset(Dataset):
         return int(index) % n
 
     def __getitem__(self, key):
-        if os.getpid() != self._owner_pid:
-            # In a DataLoader worker: one OpenCV thread per process, otherwise
-            # N workers x N cv2 threads oversubscribe the cores.
-            cv2.setNumThreads(1)
-            self._owner_pid = os.getpid()
+        # No cv2.setNumThreads(1) here for the worker processes: in a forked
+        # child whose parent already ran OpenCV's pthreads pool that call
+        # hangs forever (OpenCV 4.11); plain cv2 calls in the child are fine.
         if isinstance(key, tuple):
             index, seed = key
             rng = np.random.default_rng(seed)

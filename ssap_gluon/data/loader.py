@@ -157,13 +157,14 @@ class PadBatchify:
 class SeededDataLoader(DataLoader):
     """A Gluon DataLoader over an :class:`EpochSeededSampler` (exposed as ``.sampler``)."""
 
-    def __init__(self, dataset, sampler, batch_size, last_batch, num_workers, prefetch):
+    def __init__(self, dataset, sampler, batch_size, last_batch, num_workers, prefetch,
+                 timeout=120):
         shared = num_workers > 0
         super().__init__(dataset, batch_size=batch_size, sampler=sampler,
                          last_batch=last_batch,
                          batchify_fn=PadBatchify(dataset.ignore_label, shared),
                          num_workers=num_workers, thread_pool=False,
-                         prefetch=prefetch if num_workers > 0 else None)
+                         prefetch=prefetch if num_workers > 0 else None, timeout=timeout)
         self.dataset = dataset
         self.sampler = sampler
 
@@ -180,7 +181,7 @@ class SeededDataLoader(DataLoader):
 
 
 def build_dataloader(cfg, split, is_train, batch_size=None, shuffle=None, num_workers=None,
-                     seed=None, num_parts=1, part_index=0, dataset=None):
+                     seed=None, num_parts=1, part_index=0, dataset=None, timeout=120):
     """A worker-process DataLoader of ``(image, semantic, instance)`` batches.
 
     Defaults: ``batch_size`` = ``SOLVER.IMS_PER_BATCH`` for training (the
@@ -188,7 +189,8 @@ def build_dataloader(cfg, split, is_train, batch_size=None, shuffle=None, num_wo
     ``num_workers`` = ``DATALOADER.NUM_WORKERS``; ``seed`` = ``TRAIN.SEED``.
     Training drops the last incomplete batch (every step sees a full batch),
     evaluation keeps it. ``split`` is a role (``train``/``val``/``test``, see
-    :func:`resolve_split`) or a split folder name.
+    :func:`resolve_split`) or a split folder name. ``timeout``: seconds to
+    wait for a worker's batch before raising.
     """
     if dataset is None:
         dataset = build_dataset(cfg, split, is_train)
@@ -209,4 +211,5 @@ def build_dataloader(cfg, split, is_train, batch_size=None, shuffle=None, num_wo
     sampler = EpochSeededSampler(len(dataset), shuffle, seed, num_parts, part_index)
     return SeededDataLoader(dataset, sampler, batch_size,
                             last_batch="discard" if is_train else "keep",
-                            num_workers=num_workers, prefetch=cfg.DATALOADER.PREFETCH)
+                            num_workers=num_workers, prefetch=cfg.DATALOADER.PREFETCH,
+                            timeout=timeout)
