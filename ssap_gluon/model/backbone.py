@@ -108,15 +108,17 @@ class ResNetBackbone(HybridBlock):
             extra["norm_layer"] = norm_layer
         if norm_kwargs:
             extra["norm_kwargs"] = dict(norm_kwargs)
+        not_resnet = ("MODEL.BACKBONE: %r is not a ResNetV1b; SSAP needs a ResNetV1b family "
+                      "model (resnet18_v1b, resnet50_v1b, resnet101_v1b, ...)" % name)
         try:
             base = get_model(name, pretrained=False, dilated=dilated, **extra)
         except ValueError as e:
             raise ValueError("MODEL.BACKBONE: %r is not a gluoncv model-zoo name (%s)"
                              % (name, str(e).splitlines()[0])) from None
+        except TypeError:  # another family: no dilated / norm_layer arguments
+            raise ValueError(not_resnet) from None
         if not isinstance(base, ResNetV1b):
-            raise ValueError("MODEL.BACKBONE: %r is a %s; SSAP needs a ResNetV1b "
-                             "family model (resnet18_v1b, resnet50_v1b, resnet101_v1b, ...)"
-                             % (name, type(base).__name__))
+            raise ValueError(not_resnet)
         self.backbone_name = name
         self.dilated = bool(dilated)
         # The stage blocks keep their gluoncv names so that a .params file of the
@@ -127,13 +129,37 @@ class ResNetBackbone(HybridBlock):
         self.channels = tuple(_stage_channels(getattr(base, s)) for s in _STAGES)
 
     def load_pretrained(self, path, ctx=None):
-        """Load backbone weights from a gluoncv ResNetV1b .params file."""
+        """Load backbone weights from a gluoncv ResNetV1b .params file.
+
+        Every backbone parameter must be in the file with its shape; the only
+        extra entries allowed are the classifier's (``fc.*``), so the weights of
+        a different depth (whose names overlap) are refused.
+        """
+        import mxnet as mx
+
+        def refuse(why):
+            return PretrainedWeightsError("MODEL.PRETRAINED: %s does not hold %s weights: %s"
+                                          % (path, self.backbone_name, why))
+
         try:
-            self.load_parameters(path, ctx=ctx, allow_missing=False, ignore_extra=True)
-        except (AssertionError, ValueError, RuntimeError) as e:
-            raise PretrainedWeightsError(
-                "MODEL.PRETRAINED: %s does not hold %s weights: %s"
-                % (path, self.backbone_name, str(e).splitlines()[0][:300])) from None
+            loaded = mx.nd.load(path)
+        except mx.base.MXNetError:
+            raise refuse("not an mxnet .params file") from None
+        if not isinstance(loaded, dict):
+            raise refuse("expected named parameters, got a list")
+        params = self._collect_params_with_prefix()
+        missing = sorted(set(params) - set(loaded))
+        extra = sorted(k for k in set(loaded) - set(params) if not k.startswith("fc."))
+        wrong = sorted(k for k in set(params) & set(loaded)
+                       if params[k].shape and loaded[k].shape != params[k].shape
+                       and 0 not in params[k].shape)
+        problems = ["%d %s (e.g. %s)" % (len(names), what, ", ".join(names[:2]))
+                    for names, what in ((missing, "missing"), (extra, "unexpected"),
+                                        (wrong, "of another shape")) if names]
+        if problems:
+            raise refuse("; ".join(problems))
+        # Checked above: the only entries left out are the classifier's.
+        self.load_parameters(path, ctx=ctx, allow_missing=False, ignore_extra=True)
 
     def hybrid_forward(self, F, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
