@@ -97,11 +97,13 @@ def build_targets(cfg, semantic, instance, thing_train_ids, rng, ignore_label=No
                          % (semantic.shape, instance.shape))
     strides = tuple(int(s) for s in cfg.AFFINITY.STRIDES)
     num_classes = cfg.MODEL.NUM_CLASSES
-    bad = (semantic != ignore) & ((semantic < 0) | (semantic >= num_classes))
+    # Only the subsampled pixels reach the loss, so only they are checked.
+    finest = downsample_labels(semantic, min(strides))
+    bad = (finest != ignore) & ((finest < 0) | (finest >= num_classes))
     if bad.any():
         raise ValueError("build_targets: semantic labels %s are neither train ids 0..%d "
                          "(MODEL.NUM_CLASSES %d) nor the ignore label %d"
-                         % (np.unique(semantic[bad])[:10].tolist(), num_classes - 1,
+                         % (np.unique(finest[bad])[:10].tolist(), num_classes - 1,
                             num_classes, ignore))
     tasks = cfg.MODEL.TASKS
     window = cfg.AFFINITY.WINDOW
