@@ -96,6 +96,16 @@ def test_decode_small_frame_by_hand():
     np.testing.assert_array_equal(ins, ins_expected)
 
 
+def test_decode_accepts_int32_maps_and_refuses_out_of_range_ids():
+    label, inst, sem_expected, ins_expected = small_frame()
+    sem, ins = decode_cityscapes_labels(label, inst.astype(np.int32))
+    np.testing.assert_array_equal(ins, ins_expected)
+    bad = inst.astype(np.int32)
+    bad[0, 0] = 70000
+    with pytest.raises(DatasetError, match="my_instanceIds.png"):
+        decode_cityscapes_labels(label, bad, instance_path="my_instanceIds.png")
+
+
 def test_decode_custom_ignore_label():
     label, inst, sem_expected, _ = small_frame()
     sem, _ = decode_cityscapes_labels(label, inst, ignore_label=254)

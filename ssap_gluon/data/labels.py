@@ -55,6 +55,16 @@ for _table in (KNOWN_LABEL_IDS, LABEL_ID_TO_TRAIN_ID, LABEL_HAS_INSTANCES,
                LABEL_IS_EVALUATED_THING):
     _table.setflags(write=False)
 
+#: Instance value of a pixel without an instance id, per label id: -1 where
+#: the pixel is masked (labels without a train id; crowd/group regions of the
+#: evaluated thing classes), 0 for stuff. uint8 views for ``cv2.LUT``.
+LABEL_ID_TO_PLAIN_INSTANCE = np.where(
+    (LABEL_ID_TO_TRAIN_ID == IGNORE_LABEL) | LABEL_IS_EVALUATED_THING,
+    INSTANCE_IGNORE, 0).astype(np.int8)
+LABEL_ID_TO_PLAIN_INSTANCE.setflags(write=False)
+_EVALUATED_THING_U8 = LABEL_IS_EVALUATED_THING.astype(np.uint8)
+_EVALUATED_THING_U8.setflags(write=False)
+
 #: Names of the 19 evaluated classes, indexed by train id.
 CLASS_NAMES = tuple(lab.name for lab in _EVALUATED)
 NUM_CLASSES = len(CLASS_NAMES)
