@@ -253,6 +253,10 @@ def test_config_values_the_dataset_cannot_use_are_named(tiny_root):
         build_dataset(load_config(None, opts + ["INPUT.IGNORE_LABEL", "3"]), "train", True)
     with pytest.raises(ConfigError, match=r"INPUT\.CROP_SIZE"):
         build_dataset(load_config(None, opts + ["INPUT.CROP_SIZE", "[500, 1000]"]), "train", True)
+    with pytest.raises(ConfigError, match=r"INPUT\.SIZE_DIVISOR"):
+        build_dataset(load_config(None, opts + ["INPUT.SIZE_DIVISOR", "32"]), "val", False)
+    with pytest.raises(ConfigError, match=r"INPUT\.SCALE_STEP"):
+        build_dataset(load_config(None, opts + ["INPUT.SCALE_STEP", "-0.25"]), "train", True)
 
 
 # ---------------------------------------------------------------------------

@@ -48,9 +48,14 @@ def _check_input_config(cfg, num_classes, is_train):
         raise ConfigError("config key INPUT.CROP_SIZE: %r must be positive multiples of %d "
                           "(the coarsest level of AFFINITY.STRIDES)"
                           % (list(inp.CROP_SIZE), coarsest))
-    if inp.SIZE_DIVISOR < 0 or inp.SCALE_STEP < 0 or inp.LONG_EDGE < 0:
-        raise ConfigError("config keys INPUT.SIZE_DIVISOR, INPUT.SCALE_STEP and "
-                          "INPUT.LONG_EDGE must not be negative")
+    if not is_train and inp.SIZE_DIVISOR > 1 and inp.SIZE_DIVISOR % coarsest:
+        raise ConfigError("config key INPUT.SIZE_DIVISOR: %d must be a multiple of %d (the "
+                          "coarsest level of AFFINITY.STRIDES), or 0 for no padding"
+                          % (inp.SIZE_DIVISOR, coarsest))
+    for key in ("SIZE_DIVISOR", "SCALE_STEP", "LONG_EDGE"):
+        if inp[key] < 0:
+            raise ConfigError("config key INPUT.%s: must not be negative, got %r"
+                              % (key, inp[key]))
     if any(s <= 0 for s in inp.STD):
         raise ConfigError("config key INPUT.STD: %r must be positive" % list(inp.STD))
 
