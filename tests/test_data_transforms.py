@@ -4,8 +4,12 @@ The alignment tests are built to fail on a one-pixel shift or a flipped label
 map: the image encodes, per pixel, where it came from (or which label it
 carries), and the check decodes every output pixel.
 """
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ssap_gluon.data.transforms import (Compose, Geometry, RandomCrop, RandomHorizontalFlip,
                                         RandomScale, Rescale, eval_transform, resize_array,
@@ -256,3 +260,30 @@ def test_rescale_identity_is_a_no_op():
     out, sem, _ = Compose([Rescale(1.0)], MEAN, STD)(image, label, label)
     np.testing.assert_array_equal(sem, label)
     np.testing.assert_allclose(denormalize(out), image, atol=1e-3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(h=st.integers(1, 12), w=st.integers(1, 12), scale=st.floats(0.3, 3.0),
+       flip=st.booleans(), oy=st.integers(-3, 10), ox=st.integers(-3, 10),
+       out_h=st.integers(1, 12), out_w=st.integers(1, 12))
+def test_nearest_label_sampling_matches_brute_force(h, w, scale, flip, oy, ox, out_h, out_w):
+    """Each output label is the source pixel whose centre is closest to the
+    continuous source position (ties to the right/bottom); padding elsewhere."""
+    g = replace(Geometry((h, w), scale=scale, flip=flip), window=(oy, ox, out_h, out_w))
+    hs, ws = g.scaled_size
+    label = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    out = warp_labels(label, g, -1)
+    for y in range(out_h):
+        for x in range(out_w):
+            sy, sx = y + oy, x + ox
+            if not (0 <= sy < hs and 0 <= sx < ws):
+                assert out[y, x] == -1
+                continue
+            if flip:
+                sx = ws - 1 - sx
+            v = (sy + 0.5) * h / hs - 0.5
+            u = (sx + 0.5) * w / ws - 0.5
+            # closest centre; on an exact tie the larger index
+            row = min(range(h), key=lambda i: (abs(i - v), -i))
+            col = min(range(w), key=lambda j: (abs(j - u), -j))
+            assert out[y, x] == label[row, col], (y, x, v, u)
