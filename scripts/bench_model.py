@@ -74,6 +74,33 @@ def bench_targets(cfg, height, width, repeat):
             "goal_ms": 10.0}
 
 
+def loss_balance(cfg, height, width, seed=0):
+    """alpha * lambda_i * L_a^i per level at initialisation (all logits 0, so
+    every affinity is 0.5) on the synthetic crop, for each normalisation of
+    Eq. 1: shows which normalisation the paper's lambda_i equalise."""
+    import mxnet as mx
+
+    from ssap_gluon.losses import AffinityLoss
+    from ssap_gluon.targets import build_targets
+
+    rng = np.random.default_rng(seed)
+    sem, inst = synthetic_scene(rng, height, width)
+    t = build_targets(cfg, sem[None], inst[None], THINGS, rng)
+    out = {}
+    for norm in ("image_sum", "count", "weight_sum"):
+        loss = AffinityLoss(norm)
+        raw = []
+        for i in range(len(t.strides)):
+            logits = mx.nd.zeros((1,) + t.affinity[i].shape[1:])
+            raw.append(float(loss(logits, mx.nd.array(t.affinity[i]),
+                                  mx.nd.array(t.affinity_valid[i]),
+                                  mx.nd.array(t.affinity_weight[i])).asscalar()))
+        weighted = [cfg.LOSS.AFFINITY_ALPHA * lam * r
+                    for lam, r in zip(cfg.LOSS.LEVEL_WEIGHTS, raw)]
+        out[norm] = {"raw": raw, "alpha_lambda_L": weighted}
+    return {"strides": list(t.strides), "crop": [height, width], "normalizations": out}
+
+
 def bench_forward(cfg_path, backbone, height, width, repeat, batch):
     import mxnet as mx
 
@@ -144,6 +171,11 @@ def main(argv=None):
     print("  %-32s %8.2f ms (min %.2f)   goal <= %.0f ms" % (
         "build_targets (+ BD/OL, semantic)", t["build_targets_ms_median"],
         t["build_targets_ms_min"], t["goal_ms"]))
+    result["loss_balance"] = lb = loss_balance(cfg, 512, 1024)
+    print("alpha * lambda_i * L_a^i at init (logits 0), 512x1024 synthetic crop, strides %s:"
+          % lb["strides"])
+    for norm, v in lb["normalizations"].items():
+        print("  %-12s %s" % (norm, "  ".join("%.2e" % x for x in v["alpha_lambda_L"])))
     if not args.skip_forward:
         h, w = args.size
         result["forward"] = f = bench_forward(args.cfg, args.backbone, h, w, args.repeat,
