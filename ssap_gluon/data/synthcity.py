@@ -55,7 +55,7 @@ __all__ = ["generate_synthcity", "remove_synthcity", "read_manifest", "render_fr
            "frame_statistics", "SynthCityDirectoryError", "CITIES", "MANIFEST_NAME",
            "GENERATOR_VERSION", "frame_stem"]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # bump whenever the pixels change: old manifests then refuse a silent reuse
 MANIFEST_NAME = "synthcity_manifest.json"
 # Cityscapes annotates the 20th frame (number 19) of each 30-frame snippet.
 FRAME_NUMBER = 19
@@ -131,6 +131,38 @@ def _smooth_noise(rng, height, width, cell):
     return (big - big.mean()) / (big.std() + 1e-6)
 
 
+# Noise fields are cut from a per-process bank made from a fixed seed (the bank is
+# part of the generator, like its colour tables): drawing ~1M normals per frame
+# cost more than everything else. Each frame takes crops at offsets (and flips)
+# drawn from its own generator, so output still depends only on the arguments.
+_NOISE_BANK_SEED = 0x5C17C
+_noise_banks = {}
+
+
+def _noise_bank(height, width):
+    key = (height, width)
+    if key not in _noise_banks:
+        rng = np.random.default_rng(_NOISE_BANK_SEED)
+        bh, bw = height + max(64, height // 2), width + max(64, width // 2)
+        _noise_banks[key] = {
+            "grain": rng.standard_normal((bh, bw), dtype=np.float32),   # per-pixel grain
+            "blotch": _smooth_noise(rng, bh, bw, 5),                    # paint wear, leaves
+            "cloud": _smooth_noise(rng, bh, bw, 24),                    # sky
+            "light": _smooth_noise(rng, bh, bw, 48),                    # uneven lighting
+        }
+    return _noise_banks[key]
+
+
+def noise_crop(rng, height, width, kind):
+    """A (height, width) window of a bank field at a random offset and flip."""
+    field = _noise_bank(height, width)[kind]
+    oy = int(rng.integers(0, field.shape[0] - height + 1))
+    ox = int(rng.integers(0, field.shape[1] - width + 1))
+    crop = field[oy:oy + height, ox:ox + width]
+    flip = int(rng.integers(0, 4))
+    return crop[::1 if flip & 1 else -1, ::1 if flip & 2 else -1]
+
+
 class Style:
     """Colour (RGB 0..255) and texture strength of one part of an object."""
     __slots__ = ("color", "mid", "fine")
@@ -167,8 +199,8 @@ class Canvas:
         self.haze_color = np.asarray(haze_color, np.float32)
         self._next_k = {}
         self._colors, self._mid, self._fine, self._angle = [np.zeros(3, np.float32)], [0.0], [0.0], [0.0]
-        self.blotch = (_smooth_noise(rng, height, width, 5), _smooth_noise(rng, height, width, 5))
-        self.grain = rng.standard_normal((2, height, width), dtype=np.float32)
+        self.blotch = (noise_crop(rng, height, width, "blotch"), noise_crop(rng, height, width, "blotch"))
+        self.grain = (noise_crop(rng, height, width, "grain"), noise_crop(rng, height, width, "grain"))
 
     def new_instance(self, label_id):
         k = self._next_k.get(label_id, 0)
@@ -193,21 +225,20 @@ class Canvas:
         ``("ring", (cx, cy, r, thickness))``, ``("line", (x0, y0, x1, y1, thickness))``.
         Returns the number of pixels written.
         """
-        box = _parts_bbox(parts, self.width, self.height)
-        if box is None:
+        drawn = _rasterize(parts, self.width, self.height, self.SHIFT)
+        if drawn is None:
             return 0
-        x0, y0, x1, y1 = box
-        partmap = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        _draw_parts(partmap, parts, x0, y0, self.SHIFT)
+        partmap, x0, y0 = drawn
         mask = partmap > 0
-        idx = partmap[mask]
-        if not idx.size:
+        n = int(np.count_nonzero(mask))
+        if not n:
             return 0
         base = self.add_styles(styles, haze)
-        self.style[y0:y1, x0:x1][mask] = idx.astype(np.int32) + base
-        self.label[y0:y1, x0:x1][mask] = label_id
-        self.inst[y0:y1, x0:x1][mask] = inst_value
-        return int(idx.size)
+        window = (slice(y0, y0 + partmap.shape[0]), slice(x0, x0 + partmap.shape[1]))
+        np.copyto(self.style[window], partmap.astype(np.int32) + base, where=mask)
+        np.copyto(self.label[window], label_id, where=mask, casting="unsafe")
+        np.copyto(self.inst[window], inst_value, where=mask)
+        return n
 
     def paint_stuff(self, parts, styles, name, **kwargs):
         lid = LABEL[name]
@@ -219,84 +250,95 @@ class Canvas:
 
     def compose(self):
         """Float RGB image: textured styles over the background."""
-        sid = self.style
         angle = np.asarray(self._angle, np.float32)
-        ca, sa = np.cos(angle)[sid], np.sin(angle)[sid]
-        blotch = ca * self.blotch[0] + sa * self.blotch[1]
-        grain = ca * self.grain[0] + sa * self.grain[1]
-        shade = 1 + np.asarray(self._mid, np.float32)[sid] * blotch
-        add = np.asarray(self._fine, np.float32)[sid] * grain
-        image = np.asarray(self._colors, np.float32)[sid] * shade[:, :, None] + add[:, :, None]
-        background = sid == 0
-        image[background] = self.background[background]
+        mid, fine = np.asarray(self._mid, np.float32), np.asarray(self._fine, np.float32)
+        # one table row per style: r, g, b, then the blotch and grain weights of both fields
+        table = np.concatenate([np.asarray(self._colors, np.float32),
+                                np.stack([mid * np.cos(angle), mid * np.sin(angle),
+                                          fine * np.cos(angle), fine * np.sin(angle)], 1)], 1)
+        image = self.background.copy()
+        painted = np.flatnonzero(self.style)      # sky and ground keep their background
+        t = table[self.style.ravel()[painted]]
+        b0, b1 = self.blotch[0].ravel()[painted], self.blotch[1].ravel()[painted]
+        g0, g1 = self.grain[0].ravel()[painted], self.grain[1].ravel()[painted]
+        shade = 1 + t[:, 3] * b0 + t[:, 4] * b1
+        grain = t[:, 5] * g0 + t[:, 6] * g1
+        image.reshape(-1, 3)[painted] = t[:, :3] * shade[:, None] + grain[:, None]
         return image
 
 
-def _parts_bbox(parts, width, height):
-    lo = np.array([np.inf, np.inf])
-    hi = -lo
+def _rasterize(parts, width, height, shift):
+    """Draw ``parts`` into a uint8 map of their clipped bounding box.
+
+    Returns ``(partmap, x0, y0)`` or None when nothing falls inside the image.
+    All polygon vertices are converted to fixed point in one array operation
+    (per-part numpy calls dominated the cost of small objects).
+    """
+    arrays, lo_x, lo_y, hi_x, hi_y = [], [], [], [], []
     for kind, g, _ in parts:
-        if kind == "poly":
-            p = np.asarray(g)
-            lo, hi = np.minimum(lo, p.min(0)), np.maximum(hi, p.max(0))
-        elif kind == "polys":
-            if len(g):
-                p = np.asarray(g).reshape(-1, 2)
-                lo, hi = np.minimum(lo, p.min(0)), np.maximum(hi, p.max(0))
-        elif kind == "ellipse":
-            r = max(g[2], g[3])
-            lo = np.minimum(lo, (g[0] - r, g[1] - r))
-            hi = np.maximum(hi, (g[0] + r, g[1] + r))
-        elif kind == "ring":
-            r = g[2] + g[3]
-            lo = np.minimum(lo, (g[0] - r, g[1] - r))
-            hi = np.maximum(hi, (g[0] + r, g[1] + r))
-        elif kind == "line":
-            t = g[4]
-            lo = np.minimum(lo, (min(g[0], g[2]) - t, min(g[1], g[3]) - t))
-            hi = np.maximum(hi, (max(g[0], g[2]) + t, max(g[1], g[3]) + t))
+        if kind == "poly" or kind == "polys":
+            arrays.append(np.asarray(g, np.float64).reshape(-1, 2))
         else:
-            raise ValueError("unknown part kind %r" % (kind,))
-    if not np.all(np.isfinite(lo)):
+            if kind == "ellipse":
+                rx = ry = max(g[2], g[3])
+                cx, cy = g[0], g[1]
+            elif kind == "ring":
+                rx = ry = g[2] + g[3]
+                cx, cy = g[0], g[1]
+            elif kind == "line":
+                cx, cy = (g[0] + g[2]) / 2, (g[1] + g[3]) / 2
+                rx, ry = abs(g[2] - g[0]) / 2 + g[4], abs(g[3] - g[1]) / 2 + g[4]
+            else:
+                raise ValueError("unknown part kind %r" % (kind,))
+            lo_x.append(cx - rx)
+            lo_y.append(cy - ry)
+            hi_x.append(cx + rx)
+            hi_y.append(cy + ry)
+    points = np.concatenate(arrays) if arrays else np.zeros((0, 2))
+    if len(points):
+        lo_x.append(points[:, 0].min())
+        lo_y.append(points[:, 1].min())
+        hi_x.append(points[:, 0].max())
+        hi_y.append(points[:, 1].max())
+    if not lo_x:
         return None
-    x0, y0 = max(0, int(np.floor(lo[0])) - 1), max(0, int(np.floor(lo[1])) - 1)
-    x1, y1 = min(width, int(np.ceil(hi[0])) + 2), min(height, int(np.ceil(hi[1])) + 2)
+    x0, y0 = max(0, int(np.floor(min(lo_x))) - 1), max(0, int(np.floor(min(lo_y))) - 1)
+    x1, y1 = min(width, int(np.ceil(max(hi_x))) + 2), min(height, int(np.ceil(max(hi_y))) + 2)
     if x1 <= x0 or y1 <= y0:
         return None
-    return x0, y0, x1, y1
-
-
-def _fixed(points, x0, y0, shift):
-    # Geometry starts at depth z_near / 2, so coordinates stay far inside int32 range.
-    p = np.asarray(points, np.float64) - (x0, y0)
-    return np.rint(p * (1 << shift)).astype(np.int32)
-
-
-def _draw_parts(partmap, parts, x0, y0, shift):
     one = 1 << shift
+    # Geometry starts at depth z_near / 2, so coordinates stay far inside int32 range.
+    fixed = np.rint((points - (x0, y0)) * one).astype(np.int32)
+    partmap = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    at = 0
     for kind, g, style in parts:
         value = int(style) + 1
         if kind == "poly":
-            cv2.fillPoly(partmap, [_fixed(g, x0, y0, shift)], value, cv2.LINE_8, shift)
+            n = len(g)
+            cv2.fillPoly(partmap, [fixed[at:at + n]], value, cv2.LINE_8, shift)
+            at += n
         elif kind == "polys":
-            if len(g):
-                g = np.asarray(g)  # (K, 4, 2): one conversion for all polygons
-                fixed = _fixed(g.reshape(-1, 2), x0, y0, shift).reshape(g.shape)
-                cv2.fillPoly(partmap, list(fixed), value, cv2.LINE_8, shift)
+            k = len(g)
+            if k:
+                n = np.asarray(g).shape[1]
+                cv2.fillPoly(partmap, list(fixed[at:at + k * n].reshape(k, n, 2)), value,
+                             cv2.LINE_8, shift)
+                at += k * n
         elif kind == "ellipse":
             cx, cy, ax, ay, angle = g
-            c = tuple(int(v) for v in _fixed([(cx, cy)], x0, y0, shift)[0])
+            c = (int(round((cx - x0) * one)), int(round((cy - y0) * one)))
             axes = (max(1, int(round(ax * one))), max(1, int(round(ay * one))))
             cv2.ellipse(partmap, c, axes, float(angle), 0, 360, value, -1, cv2.LINE_8, shift)
         elif kind == "ring":
             cx, cy, r, t = g
-            c = tuple(int(v) for v in _fixed([(cx, cy)], x0, y0, shift)[0])
+            c = (int(round((cx - x0) * one)), int(round((cy - y0) * one)))
             cv2.circle(partmap, c, max(1, int(round(r * one))), value,
                        max(1, int(round(t))), cv2.LINE_8, shift)
-        elif kind == "line":
-            p = _fixed([(g[0], g[1]), (g[2], g[3])], x0, y0, shift)
-            cv2.line(partmap, tuple(int(v) for v in p[0]), tuple(int(v) for v in p[1]),
-                     value, max(1, int(round(g[4]))), cv2.LINE_8, shift)
+        else:
+            a = (int(round((g[0] - x0) * one)), int(round((g[1] - y0) * one)))
+            b = (int(round((g[2] - x0) * one)), int(round((g[3] - y0) * one)))
+            cv2.line(partmap, a, b, value, max(1, int(round(g[4]))), cv2.LINE_8, shift)
+    return partmap, x0, y0
 
 
 # ---------------------------------------------------------------------------
@@ -326,6 +368,11 @@ def skin_color(rng):
 # ---------------------------------------------------------------------------
 # Geometry helpers
 # ---------------------------------------------------------------------------
+# Corner order of a box: bit 0 -> x1, bit 1 -> y1, bit 2 -> z1.
+_BOX_FACES = {"rear": (0, 1, 3, 2), "left": (0, 4, 6, 2), "right": (1, 5, 7, 3), "top": (2, 3, 7, 6)}
+_BOX_CORNERS = np.array([[(i >> 0) & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)], bool)
+
+
 def box_faces(cam, x0, x1, y0, y1, z0, z1):
     """Visible faces of an axis-aligned box as ``{name: (4,2) pixel polygon}``.
 
@@ -334,21 +381,21 @@ def box_faces(cam, x0, x1, y0, y1, z0, z1):
     (X = x1), ``top`` (Y = y1).
     """
     z0 = max(z0, cam.z_near * 0.5)
-    faces = {"rear": [(x0, y0, z0), (x1, y0, z0), (x1, y1, z0), (x0, y1, z0)]}
+    corners = cam.project(np.where(_BOX_CORNERS, (x1, y1, z1), (x0, y0, z0)))
+    visible = ["rear"]
     if x0 > 0:
-        faces["left"] = [(x0, y0, z0), (x0, y0, z1), (x0, y1, z1), (x0, y1, z0)]
+        visible.append("left")
     if x1 < 0:
-        faces["right"] = [(x1, y0, z0), (x1, y0, z1), (x1, y1, z1), (x1, y1, z0)]
+        visible.append("right")
     if y1 < cam.cam_height:
-        faces["top"] = [(x0, y1, z0), (x1, y1, z0), (x1, y1, z1), (x0, y1, z1)]
-    return {k: cam.project(v) for k, v in faces.items()}
+        visible.append("top")
+    return {k: corners[list(_BOX_FACES[k])] for k in visible}
 
 
-def face_rect(cam, face, x0, x1, y0, y1, z0, z1, a0, a1, b0, b1):
-    """Sub-rectangle(s) of a box face: ``a`` runs along the face's horizontal axis
-    (X for rear/top, Z for sides), ``b`` along its vertical axis (Y; Z for top).
-    Scalar ``a0, a1`` -> (4, 2) polygon; arrays of n -> (n, 4, 2)."""
-    single = np.ndim(a0) == 0
+def face_rect3d(face, x0, x1, y0, y1, z0, z1, a0, a1, b0, b1):
+    """Sub-rectangles of a box face in 3-D, (n, 4, 3): ``a`` runs along the face's
+    horizontal axis (X for rear/top, Z for sides), ``b`` along its vertical axis
+    (Y; Z for the top); ``a0``, ``a1`` are scalars or arrays of n."""
     a0, a1 = np.atleast_1d(np.asarray(a0, np.float64)), np.atleast_1d(np.asarray(a1, np.float64))
     along = np.stack([a0, a1, a1, a0], 1)
     up = np.broadcast_to(np.array([b0, b0, b1, b1], np.float64), along.shape)
@@ -358,8 +405,53 @@ def face_rect(cam, face, x0, x1, y0, y1, z0, z1, a0, a1, b0, b1):
         xyz = (np.full_like(along, x0 if face == "left" else x1), up, along)
     else:
         xyz = (along, np.full_like(along, y1), up)
-    quads = cam.project(np.stack(xyz, -1).reshape(-1, 3)).reshape(-1, 4, 2)
-    return quads[0] if single else quads
+    return np.stack(xyz, -1)
+
+
+class Polys3D:
+    """3-D polygons of one object, projected with a single camera call.
+
+    Box faces get their style shaded by orientation (sides darker, top
+    lighter); shaded styles are made once per (style, face).
+    """
+    SHADE = {"rear": 1.0, "left": 0.82, "right": 0.82, "top": 1.12}
+
+    def __init__(self, cam, styles):
+        self.cam = cam
+        self.styles = list(styles)
+        self.items = []          # (points (k, n, 3), style index)
+        self._shaded = {}
+
+    def style(self, style, face="rear"):
+        key = (id(style), face)
+        if key not in self._shaded:
+            self.styles.append(style.shaded(self.SHADE[face]) if face != "rear" else style)
+            self._shaded[key] = len(self.styles) - 1
+        return self._shaded[key]
+
+    def box(self, style, x0, x1, y0, y1, z0, z1):
+        """Add the visible faces of a box; returns their names."""
+        z0 = max(z0, self.cam.z_near * 0.5)
+        corners = np.where(_BOX_CORNERS, (x1, y1, z1), (x0, y0, z0))
+        faces = ["rear"] + (["left"] if x0 > 0 else []) + (["right"] if x1 < 0 else []) + \
+                (["top"] if y1 < self.cam.cam_height else [])
+        for face in faces:
+            self.items.append((corners[list(_BOX_FACES[face])][None], self.style(style, face)))
+        return faces
+
+    def rects(self, style_index, face, box, a0, a1, b0, b1):
+        self.items.append((face_rect3d(face, *box, a0, a1, b0, b1), style_index))
+
+    def parts(self):
+        if not self.items:
+            return []
+        flat = self.cam.project(np.concatenate([p.reshape(-1, 3) for p, _ in self.items]))
+        out, at = [], 0
+        for pts, style in self.items:
+            n = pts.shape[0] * pts.shape[1]
+            out.append(("polys", flat[at:at + n].reshape(pts.shape[0], pts.shape[1], 2), style))
+            at += n
+        return out
 
 
 def segment_poly(p0, p1, w0, w1):
@@ -457,16 +549,7 @@ class BoxVehicle(SceneObject):
                            (self.x0, 0, self.z1), (self.x1, 0, self.z1)])
         return pts[:, 0].min(), pts[:, 0].max()
 
-    def _box(self, cam, parts, styles, style, x0, x1, y0, y1, z0, z1):
-        """Append the visible faces of a box, sides a bit darker, top lighter."""
-        faces = box_faces(cam, x0, x1, y0, y1, z0, z1)
-        shade = {"rear": 1.0, "left": 0.82, "right": 0.82, "top": 1.12}
-        for name, poly in faces.items():
-            styles.append(style.shaded(shade[name]))
-            parts.append(("poly", poly, len(styles) - 1))
-        return faces
-
-    def _windows(self, cam, parts, faces, box, ybot, ytop, spacing, glass_idx, inset=0.12):
+    def _windows(self, mesh, faces, box, ybot, ytop, spacing, inset=0.12):
         x0, x1, y0, y1, z0, z1 = box
         for name in faces:
             if name == "top":
@@ -475,67 +558,61 @@ class BoxVehicle(SceneObject):
             n = max(1, int((a1 - a0) / spacing))
             step = (a1 - a0) / n
             starts = a0 + np.arange(n) * step
-            parts.append(("polys", face_rect(cam, name, *box, starts + inset, starts + step - inset,
-                                             ybot, ytop), glass_idx))
+            mesh.rects(0, name, box, starts + inset, starts + step - inset, ybot, ytop)
 
     def paint(self, canvas, cam, scene):
-        parts, styles = [], [self.glass, self.light, self.dark, self.plate]
+        # style indices 0-3 are fixed: glass, light, dark, plate
+        mesh = Polys3D(cam, [self.glass, self.light, self.dark, self.plate])
         body = Style(self.color, 0.06, 4.0)
         x0, x1, z0, z1 = self.x0, self.x1, self.z0, self.z1
+        xm = (x0 + x1) / 2
         if self.kind == "car":
             # wheels (dark boxes at the corners), body, then the cabin with windows
             for wx0, wx1 in ((x0, x0 + 0.25), (x1 - 0.25, x1)):
                 for wz0, wz1 in ((z0 + 0.5, z0 + 1.15), (z1 - 1.15, z1 - 0.5)):
-                    self._box(cam, parts, styles, self.dark.shaded(1.0), wx0, wx1, 0, 0.62, wz0, wz1)
-            self._box(cam, parts, styles, body, x0, x1, 0.28, 0.92, z0, z1)
+                    mesh.box(self.dark, wx0, wx1, 0, 0.62, wz0, wz1)
+            mesh.box(body, x0, x1, 0.28, 0.92, z0, z1)
             cz0, cz1 = z0 + (0.9 if not self.oncoming else 1.2), z1 - (1.1 if not self.oncoming else 0.8)
             cbox = (x0 + 0.12, x1 - 0.12, 0.92, self.h, cz0, cz1)
-            faces = self._box(cam, parts, styles, body, *cbox)
-            self._windows(cam, parts, faces, cbox, 0.97, self.h - 0.07, 1.4, 0, inset=0.07)
-            rear = ("rear", x0, x1, 0.28, 0.92, z0, z1)
-            parts.append(("poly", face_rect(cam, *rear, x0 + 0.08, x0 + 0.4, 0.62, 0.8), 1))
-            parts.append(("poly", face_rect(cam, *rear, x1 - 0.4, x1 - 0.08, 0.62, 0.8), 1))
-            xm = (x0 + x1) / 2
-            parts.append(("poly", face_rect(cam, *rear, xm - 0.26, xm + 0.26, 0.36, 0.48), 3))
+            faces = mesh.box(body, *cbox)
+            self._windows(mesh, faces, cbox, 0.97, self.h - 0.07, 1.4, inset=0.07)
+            rear = (x0, x1, 0.28, 0.92, z0, z1)
+            mesh.rects(1, "rear", rear, [x0 + 0.08, x1 - 0.4], [x0 + 0.4, x1 - 0.08], 0.62, 0.8)
+            mesh.rects(3, "rear", rear, xm - 0.26, xm + 0.26, 0.36, 0.48)
         elif self.kind in ("truck", "bus", "train"):
             for wz in ((z0 + 1.0, z0 + 2.0), (z1 - 2.2, z1 - 1.2)) if not self.along_x else ():
                 for wx0, wx1 in ((x0, x0 + 0.3), (x1 - 0.3, x1)):
-                    self._box(cam, parts, styles, self.dark, wx0, wx1, 0, 1.0, *wz)
+                    mesh.box(self.dark, wx0, wx1, 0, 1.0, *wz)
             if self.kind == "truck":
                 cab_l = 2.2
                 cab = Style(self.cab_color, 0.06, 4.0)
                 if self.oncoming:
-                    self._box(cam, parts, styles, body, x0, x1, 0.5, self.h, z0 + cab_l + 0.2, z1)
+                    mesh.box(body, x0, x1, 0.5, self.h, z0 + cab_l + 0.2, z1)
                     cbox = (x0, x1, 0.45, 2.75, z0, z0 + cab_l)
-                    faces = self._box(cam, parts, styles, cab, *cbox)
-                    self._windows(cam, parts, {"rear": 1}, cbox, 1.6, 2.5, 3.0, 0, inset=0.15)
+                    mesh.box(cab, *cbox)
+                    self._windows(mesh, ["rear"], cbox, 1.6, 2.5, 3.0, inset=0.15)
                 else:
-                    cbox = (x0, x1, 0.45, 2.75, z1 - cab_l, z1)
-                    faces = self._box(cam, parts, styles, cab, *cbox)
-                    self._box(cam, parts, styles, body, x0, x1, 0.5, self.h, z0, z1 - cab_l - 0.2)
-                    rear = ("rear", x0, x1, 0.5, self.h, z0, z1)
-                    parts.append(("poly", face_rect(cam, *rear, x0 + 0.1, x0 + 0.35, 0.6, 0.85), 1))
-                    parts.append(("poly", face_rect(cam, *rear, x1 - 0.35, x1 - 0.1, 0.6, 0.85), 1))
-                    xm = (x0 + x1) / 2
-                    parts.append(("poly", face_rect(cam, *rear, xm - 0.03, xm + 0.03, 0.6, self.h - 0.1), 2))
+                    mesh.box(cab, x0, x1, 0.45, 2.75, z1 - cab_l, z1)
+                    mesh.box(body, x0, x1, 0.5, self.h, z0, z1 - cab_l - 0.2)
+                    rear = (x0, x1, 0.5, self.h, z0, z1)
+                    mesh.rects(1, "rear", rear, [x0 + 0.1, x1 - 0.35], [x0 + 0.35, x1 - 0.1], 0.6, 0.85)
+                    mesh.rects(2, "rear", rear, xm - 0.03, xm + 0.03, 0.6, self.h - 0.1)
             else:
                 box = (x0, x1, 0.3, self.h, z0, z1)
-                faces = self._box(cam, parts, styles, body, *box)
+                faces = mesh.box(body, *box)
                 spacing = 1.5 if self.kind == "bus" else 2.0
-                self._windows(cam, parts, faces, box, 1.2, self.h - 0.45, spacing, 0, inset=0.1)
+                self._windows(mesh, faces, box, 1.2, self.h - 0.45, spacing, inset=0.1)
                 if self.kind == "train":
                     # stripe under the windows: trams are often two-coloured
-                    styles.append(Style(vehicle_color(scene.rng), 0.05, 3.0))
-                    stripe = len(styles) - 1
+                    stripe = mesh.style(Style(vehicle_color(scene.rng), 0.05, 3.0))
                     for name in faces:
                         if name != "top":
                             a0, a1 = (x0, x1) if name == "rear" else (z0, z1)
-                            parts.append(("poly", face_rect(cam, name, *box, a0, a1, 0.3, 0.9), stripe))
-        name = self.kind
+                            mesh.rects(stripe, name, box, a0, a1, 0.3, 0.9)
         haze = haze_at(self.z, scene.visibility)
         if self.group_value is not None:
-            return canvas.paint(parts, styles, LABEL[name], self.group_value, haze=haze)
-        return canvas.paint_thing(parts, styles, name, haze=haze)
+            return canvas.paint(mesh.parts(), mesh.styles, LABEL[self.kind], self.group_value, haze=haze)
+        return canvas.paint_thing(mesh.parts(), mesh.styles, self.kind, haze=haze)
 
 
 class Pedestrian(SceneObject):
@@ -838,7 +915,7 @@ def paint_sky(canvas, cam, street, rng):
     horizon = zenith * 0.6 + canvas.haze_color * 0.4
     t = (np.arange(top, dtype=np.float32) / max(1, top - 1))[:, None, None]
     sky = zenith * (1 - t) + horizon * t
-    clouds = _smooth_noise(rng, top, cam.width, 24)[:, :, None]
+    clouds = noise_crop(rng, cam.height, cam.width, "cloud")[:top, :, None]
     sky = sky * (1 + 0.08 * clouds) + np.clip(clouds - 0.6, 0, None) * 40 * (1 - street.overcast)
     canvas.background[:top] = sky
     canvas.label[:top] = LABEL["sky"]
@@ -1153,15 +1230,22 @@ def finish_image(canvas, rng):
     theta = rng.uniform(0, 2 * np.pi)
     xx = np.linspace(-1, 1, w, dtype=np.float32)[None, :]
     yy = np.linspace(-1, 1, h, dtype=np.float32)[:, None]
-    ramp = np.cos(theta) * xx + np.sin(theta) * yy
-    light = 1 + rng.uniform(0.05, 0.3) * ramp + 0.08 * _smooth_noise(rng, h, w, 48)
-    img = canvas.compose() * light[:, :, None] * rng.uniform(0.88, 1.12, size=3).astype(np.float32)
-    # gamma through a 1/4-grey-level table (np.power on every pixel is slow)
-    gamma = 255.0 * np.power(np.arange(1024, dtype=np.float32) / 1023.0, rng.uniform(0.8, 1.25))
-    img = gamma[np.minimum(np.maximum(img * (1023.0 / 255.0) + 0.5, 0), 1023).astype(np.int32)]
+    light = 1 + rng.uniform(0.05, 0.3) * (np.cos(theta) * xx + np.sin(theta) * yy) \
+        + 0.08 * noise_crop(rng, h, w, "light")
+    tint = rng.uniform(0.88, 1.12, size=3).astype(np.float32)
+    img = canvas.compose()
+    img *= light[:, :, None]
+    img *= tint
+    # the rest in uint8 (OpenCV's fast paths): gamma table, blur, then sensor noise
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    gamma = 255.0 * np.power(np.arange(256) / 255.0, rng.uniform(0.8, 1.25))
+    img = cv2.LUT(img, np.rint(gamma).astype(np.uint8))
     img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.35, 1.1))
-    img += rng.standard_normal((h, w, 3), dtype=np.float32) * rng.uniform(1.5, 6.0)
-    return np.minimum(np.maximum(img + 0.5, 0), 255).astype(np.uint8)
+    sigma = rng.uniform(1.5, 6.0)
+    out = img.astype(np.float32)
+    for c in range(3):
+        out[:, :, c] += noise_crop(rng, h, w, "grain") * sigma
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def compact_instance_ids(inst):
@@ -1220,26 +1304,35 @@ def frame_statistics(label, inst, large_fraction=0.25, small_area=256, min_part=
     * ``small``: instances with fewer than ``small_area`` pixels
     * ``pixels``: {label id: pixel count}
     """
-    lids, lcounts = np.unique(label, return_counts=True)
-    ids, counts = np.unique(inst, return_counts=True)
+    from scipy.ndimage import find_objects
+
+    lcounts = np.bincount(label.ravel(), minlength=256)
+    inst = np.asarray(inst, np.int64)
+    counts = np.bincount(inst.ravel())
+    ids = np.flatnonzero(counts)
     stats = {"instances": {}, "groups": {}, "split": 0, "touching": 0, "large": 0, "small": 0,
-             "pixels": {int(i): int(c) for i, c in zip(lids, lcounts)}}
+             "pixels": {int(i): int(lcounts[i]) for i in np.flatnonzero(lcounts)}}
     width = inst.shape[1]
-    for i, c in zip(ids, counts):
-        i = int(i)
+    # dense index 1..n per value, so find_objects gives every instance's box in one pass
+    index = np.zeros(counts.size, np.int32)
+    index[ids] = np.arange(1, ids.size + 1)
+    dense = index[inst]
+    boxes = find_objects(dense)
+    for j, i in enumerate(ids.tolist()):
+        c = int(counts[i])
         if i >= 1000:
             stats["instances"][i // 1000] = stats["instances"].get(i // 1000, 0) + 1
-            mask = (inst == i).astype(np.uint8)
+            rows, cols = boxes[j]
+            mask = (dense[rows, cols] == j + 1).astype(np.uint8)
             n, _, cc_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
             if int((cc_stats[1:, cv2.CC_STAT_AREA] >= min_part).sum()) >= 2:
                 stats["split"] += 1
-            xs = np.nonzero(mask.any(0))[0]
-            if xs[-1] - xs[0] + 1 >= large_fraction * width:
+            if cols.stop - cols.start >= large_fraction * width:
                 stats["large"] += 1
             if c < small_area:
                 stats["small"] += 1
         elif i in THING_LABEL_IDS:
-            stats["groups"][i] = int(c)
+            stats["groups"][i] = c
     pairs = set()
     for a, b in ((inst[:, :-1], inst[:, 1:]), (inst[:-1, :], inst[1:, :])):
         m = (a != b) & (a >= 1000) & (b >= 1000) & (a // 1000 == b // 1000)
