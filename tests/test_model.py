@@ -8,7 +8,7 @@ import pytest
 from mxnet import autograd, gluon
 
 from ssap_gluon.config import load_config
-from ssap_gluon.model import PretrainedWeightsError, build_model, model_store_path
+from ssap_gluon.model import PretrainedWeightsError, activate, build_model, model_store_path
 from ssap_gluon.model.backbone import ResNetBackbone
 
 THIN = ["MODEL.DECODER_CHANNELS", "16", "MODEL.HEAD_CHANNELS", "8", "MODEL.PRETRAINED", "",
@@ -59,6 +59,11 @@ def test_export_and_reload_give_identical_outputs(tmp_path):
     assert len(got) == len(ref) == 10
     for a, b in zip(ref, got):
         np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
+    # the module-level activate serves the exported net (no SSAPNet attributes)
+    sem, aff = activate(got, num_levels=5)
+    sem_ref, aff_ref = net.activate(ref)
+    np.testing.assert_array_equal(sem[2].asnumpy(), sem_ref[2].asnumpy())
+    np.testing.assert_array_equal(aff[4].asnumpy(), aff_ref[4].asnumpy())
 
 
 def test_variant_single_feature_with_and_without_dilation():
@@ -242,3 +247,31 @@ def test_a_few_steps_fit_one_batch():
         trainer.step(1)
         losses.append(total.asscalar())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_two_devices_targets_split_and_loss_per_slice():
+    """Data-parallel use as the trainer does it, on two CPU contexts."""
+    from ssap_gluon.losses import SSAPLoss
+    from ssap_gluon.targets import build_targets
+
+    ctx = [mx.cpu(0), mx.cpu(1)]
+    cfg = _cfg()
+    net = build_model(cfg, num_devices=2, ctx=ctx)
+    rng = np.random.default_rng(0)
+    sem = rng.integers(0, 19, (3, 64, 64))
+    inst = np.where(np.isin(sem, range(11, 19)), 26001, 0)
+    targets = build_targets(cfg, sem, inst, list(range(11, 19)), rng)
+    images = mx.nd.array(rng.normal(size=(3, 3, 64, 64)))
+    loss_fn = SSAPLoss(cfg)
+    slices = gluon.utils.split_and_load(images, ctx, even_split=False)
+    totals = []
+    for x, t in zip(slices, targets.split(len(ctx))):
+        with autograd.record():
+            total, terms = loss_fn(net(x), t)
+        total.backward()
+        assert total.context == x.context and terms["affinity_s64"].context == x.context
+        totals.append(total.asscalar())
+    # the slice on cpu(1) gives the same loss computed alone on cpu(0)
+    with autograd.train_mode():  # batch statistics in BN, as above
+        alone, _ = loss_fn(net(slices[1].as_in_context(mx.cpu(0))), targets.split(2)[1])
+    assert alone.asscalar() == pytest.approx(totals[1], rel=1e-5)

@@ -127,8 +127,14 @@ class SSAPNet(HybridBlock):
 
         Returns ``(semantic_probs, affinity_probs)``, lists fine to coarse.
         """
-        sem, aff = self.split_outputs(outputs)
-        return [mx.nd.softmax(o, axis=1) for o in sem], [mx.nd.sigmoid(o) for o in aff]
+        return activate(outputs, self.num_levels, self.has_semantic, self.has_affinity)
+
+
+def activate(outputs, num_levels, has_semantic=True, has_affinity=True):
+    """Logits -> (softmax per semantic level, sigmoid per affinity level); also
+    for the outputs of an exported (SymbolBlock) network."""
+    sem, aff = split_outputs(outputs, num_levels, has_semantic, has_affinity)
+    return [mx.nd.softmax(o, axis=1) for o in sem], [mx.nd.sigmoid(o) for o in aff]
 
 
 def split_outputs(outputs, num_levels, has_semantic=True, has_affinity=True):
