@@ -108,10 +108,9 @@ def bench_forward(cfg_path, backbone, height, width, repeat, batch):
     from ssap_gluon.model import build_model
 
     x = mx.nd.array(np.random.default_rng(0).normal(size=(batch, 3, height, width)))
-    variants = [("full_net_separable_k5", ["MODEL.HEAD_CONV", "separable", "MODEL.HEAD_KERNEL", "5"]),
-                ("full_net_separable_k3", ["MODEL.HEAD_CONV", "separable", "MODEL.HEAD_KERNEL", "3"]),
-                ("full_net_dense_k5", ["MODEL.HEAD_CONV", "full", "MODEL.HEAD_KERNEL", "5"]),
-                ("full_net_dense_k3", ["MODEL.HEAD_CONV", "full", "MODEL.HEAD_KERNEL", "3"])]
+    variants = [("full_net_%s_k%d" % ("separable" if conv == "separable" else "dense", k),
+                 ["MODEL.HEAD_CONV", conv, "MODEL.HEAD_KERNEL", str(k)])
+                for conv in ("separable", "full") for k in (5, 3)]
     nets = {}
     for name, opts in variants:
         cfg = load_config(cfg_path, ["MODEL.BACKBONE", backbone, "MODEL.PRETRAINED", "",
@@ -166,7 +165,8 @@ def main(argv=None):
                           "processor": platform.processor() or platform.machine()}}
     result["targets"] = t = bench_targets(cfg, 512, 1024, args.target_repeat)
     print("targets, 512x1024, r=%d, strides %s, %d runs:" % (t["window"], t["strides"], t["runs"]))
-    print("  %-32s %8.2f ms (min %.2f)" % ("affinity_pyramid_targets", t["affinity_pyramid_ms_median"],
+    print("  %-32s %8.2f ms (min %.2f)" % ("affinity_pyramid_targets",
+                                           t["affinity_pyramid_ms_median"],
                                            t["affinity_pyramid_ms_min"]))
     print("  %-32s %8.2f ms (min %.2f)   goal <= %.0f ms" % (
         "build_targets (+ BD/OL, semantic)", t["build_targets_ms_median"],
