@@ -215,3 +215,22 @@ def test_ssap_loss_clear_errors():
                              np.zeros((2, 32, 48), np.int32), [5], rng)
     with pytest.raises(ValueError, match="no affinities"):
         loss(_outputs(cfg, rng), sem_only)
+
+
+def test_image_sum_is_the_normalisation_the_paper_lambdas_balance():
+    """The claim of docs/MODEL.md §5, via the benchmark script: at initialisation
+    alpha * lambda_i * L_a^i is of one size at every level with "image_sum" and
+    spans two orders of magnitude with "count"."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "scripts", "bench_model.py")
+    spec = importlib.util.spec_from_file_location("bench_model", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.loss_balance(load_config(None), 512, 1024)["normalizations"]
+    image_sum = np.array(result["image_sum"]["alpha_lambda_L"])
+    count = np.array(result["count"]["alpha_lambda_L"])
+    assert image_sum.max() / image_sum.min() < 1.5
+    assert count.max() / count.min() > 30
