@@ -396,16 +396,17 @@ def face_rect3d(face, x0, x1, y0, y1, z0, z1, a0, a1, b0, b1):
     """Sub-rectangles of a box face in 3-D, (n, 4, 3): ``a`` runs along the face's
     horizontal axis (X for rear/top, Z for sides), ``b`` along its vertical axis
     (Y; Z for the top); ``a0``, ``a1`` are scalars or arrays of n."""
-    a0, a1 = np.atleast_1d(np.asarray(a0, np.float64)), np.atleast_1d(np.asarray(a1, np.float64))
-    along = np.stack([a0, a1, a1, a0], 1)
-    up = np.broadcast_to(np.array([b0, b0, b1, b1], np.float64), along.shape)
-    if face == "rear":
-        xyz = (along, up, np.full_like(along, z0))
-    elif face in ("left", "right"):
-        xyz = (np.full_like(along, x0 if face == "left" else x1), up, along)
-    else:
-        xyz = (along, np.full_like(along, y1), up)
-    return np.stack(xyz, -1)
+    a0, a1 = np.atleast_1d(a0), np.atleast_1d(a1)
+    # columns (X=0, Y=1, Z=2) of the horizontal axis, the vertical axis and the fixed coordinate
+    along, up, fixed, value = {"rear": (0, 1, 2, z0), "left": (2, 1, 0, x0),
+                               "right": (2, 1, 0, x1), "top": (0, 2, 1, y1)}[face]
+    out = np.empty((len(a0), 4, 3))
+    out[:, 0, along] = out[:, 3, along] = a0
+    out[:, 1, along] = out[:, 2, along] = a1
+    out[:, 0:2, up] = b0
+    out[:, 2:4, up] = b1
+    out[:, :, fixed] = value
+    return out
 
 
 class Polys3D:
@@ -1251,13 +1252,16 @@ def finish_image(canvas, rng):
 def compact_instance_ids(inst):
     """Renumber thing ids per class to labelId*1000 + 0..n-1 in paint order (ids
     fully hidden by nearer objects disappear); other values are kept."""
-    ids = np.unique(inst)
+    inst = np.asarray(inst, np.int64)
+    ids = np.flatnonzero(np.bincount(inst.ravel()))   # sorted values present
     new = ids.copy()
     things = ids >= 1000
     tid = ids[things]
     first = np.searchsorted(tid, (tid // 1000) * 1000)
     new[things] = (tid // 1000) * 1000 + (np.arange(tid.size) - first)
-    return new[np.searchsorted(ids, inst)]
+    lut = np.zeros(ids[-1] + 1, np.int64)
+    lut[ids] = new
+    return lut[inst]
 
 
 def render_frame(height, width, rng, city="synthcity"):
