@@ -242,3 +242,46 @@ def test_panoptic_missing_image_is_named(synthcity_root, frames, tmp_path):
     json_path, folder = write_panoptic(tmp_path, frames[1:])
     with pytest.raises(CityscapesEvalError, match=frames[0][0]):
         evaluate_panoptic(synthcity_root, "val", json_path, folder)
+
+
+def test_official_module_settings_are_left_alone(synthcity_root, frames, tmp_path):
+    from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as official
+    before = dict(vars(official.args))
+    pred = write_all(tmp_path / "pred", frames, lambda s, l, i: gt_instances(i))
+    evaluate_instances(synthcity_root, "val", pred, min_region_size=5)
+    after = vars(official.args)
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        same = np.array_equal(value, after[key]) if isinstance(value, np.ndarray) else value == after[key]
+        assert same, key
+
+
+def test_prepared_panoptic_ground_truth_decodes_to_instance_ids(synthcity_root, frames, tmp_path):
+    import json
+    from ssap_gluon.evaluation import prepare_panoptic_gt
+    json_path, folder = prepare_panoptic_gt(synthcity_root, "val", str(tmp_path))
+    assert json_path == str(tmp_path / "cityscapes_panoptic_val.json")
+    gt = json.load(open(json_path))
+    stem, label, inst = frames[0]
+    ann = next(a for a in gt["annotations"] if a["image_id"] == stem)
+    rgb = cv2.imread(os.path.join(folder, ann["file_name"]))[:, :, ::-1].astype(np.int64)
+    ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+    expected, labels = panoptic_from_instance_ids(inst)
+    assert np.array_equal(ids, expected)
+    segments = {s["id"]: s for s in ann["segments_info"]}
+    assert {k: s["category_id"] for k, s in segments.items()} == labels
+    # crowd regions (thing class, value < 1000) are flagged iscrowd, nothing else
+    assert all(s["iscrowd"] == int(k < 1000 and k in (24, 25, 26, 27, 28, 31, 32, 33))
+               for k, s in segments.items())
+    with pytest.raises(FileExistsError):
+        prepare_panoptic_gt(synthcity_root, "val", str(tmp_path))
+
+
+def test_semantic_export_json_is_the_official_result_file(synthcity_root, frames, tmp_path):
+    import json
+    for stem, label, _ in frames:
+        write_semantic_prediction(str(tmp_path / "sem"), stem, label)
+    out = tmp_path / "res.json"
+    evaluate_semantic(synthcity_root, "val", str(tmp_path / "sem"), export_json=str(out))
+    data = json.loads(out.read_text())
+    assert data["averageScoreClasses"] == 1.0 and "confMatrix" in data
