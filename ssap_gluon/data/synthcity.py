@@ -1271,7 +1271,6 @@ def render_frame(height, width, rng, city="synthcity"):
     street = Street(rng, city_rng)
     haze = hsv(rng.uniform(0.55, 0.62), rng.uniform(0.02, 0.15), rng.uniform(0.6, 0.9))
     canvas = Canvas(height, width, rng, haze)
-    street.visibility = street.visibility  # (kept on the street: objects read scene.visibility)
     scene = _Scene(street, rng)
     paint_sky(canvas, cam, street, rng)
     paint_ground(canvas, cam, street, rng)
