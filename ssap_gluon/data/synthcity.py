@@ -34,8 +34,10 @@ Files (``<stem> = <city>_<seq:06d>_000019``)::
     synthcity_manifest.json                                    arguments + summary, written last
 
 Generation is deterministic: frame ``i`` of split ``s`` draws from its own
-``SeedSequence(seed, spawn_key=(split_code, i))``, so the bytes of every PNG
-depend only on the arguments, never on the number of worker processes.
+``SeedSequence(seed, spawn_key=(split_code, i))`` (noise textures are crops of a
+bank made from a fixed seed), so the bytes of every PNG depend only on the
+arguments and ``GENERATOR_VERSION``, never on the number of worker processes or
+on how many other frames are made. See docs/SYNTHCITY.md.
 """
 import colorsys
 import concurrent.futures
