@@ -1,0 +1,973 @@
+// Multicut solvers for ssap-gluon (paper Sec. 3.2, Eq. 4-5).
+//
+// Problem: given an undirected graph with edge costs c_e (positive = "join"),
+// find a partition of the nodes minimising the sum of the costs of the cut
+// edges (edges whose endpoints lie in different clusters).
+//
+// * Greedy additive edge contraction (GAEC): repeatedly contract the edge of
+//   largest cost while that cost is > 0; parallel edges created by a
+//   contraction are summed (w(ti, tj) = sum w(u, v)).
+// * Kernighan-Lin with joins (Keuper et al. ICCV 2015, as in
+//   bjoern-andres/graph): for every pair of adjacent clusters, a sequence of
+//   single-node moves between the two is built greedily, the best prefix is
+//   kept, or the two are joined when joining gains more; then each cluster
+//   tries to split off a new cluster the same way. Outer iterations repeat
+//   until no improvement is larger than epsilon.
+//
+// Everything here is plain C++ without Python objects, so the Cython wrapper
+// can run it with the GIL released.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+namespace ssap_mc {
+
+typedef int32_t node_t;
+
+enum SolverMode { MODE_GAEC = 0, MODE_GAEC_KL = 1, MODE_KL = 2 };
+
+struct SolveStats {
+    double start_energy;       // energy of the (connected) initial partition
+    double gaec_energy;        // after GAEC (== start_energy when no GAEC ran)
+    double energy;             // of the returned partition
+    int64_t kl_outer_iterations;  // outer KL iterations run (0 without KL)
+    int64_t kl_rolled_back;    // 1 if KL's result was worse than its start and was discarded
+    int64_t num_clusters;
+};
+
+// A heap array whose elements are not zeroed on allocation (every element is
+// written before it is read): for the large scratch arrays, a zeroing pass
+// would cost as much as filling them.
+template <typename T>
+class Buffer {
+public:
+    Buffer() = default;
+    explicit Buffer(size_t n) : data_(new T[n]), size_(n) {}
+    T& operator[](size_t i) { return data_[i]; }
+    const T& operator[](size_t i) const { return data_[i]; }
+    T* data() { return data_.get(); }
+    size_t size() const { return size_; }
+    void reset() { data_.reset(); size_ = 0; }
+
+private:
+    std::unique_ptr<T[]> data_;
+    size_t size_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Adjacency of the input graph in compressed-row form. Self-loops are left
+// out (a node is never separated from itself, so they never count); parallel
+// edges stay as separate entries, which gives every gain the same value as
+// with the summed edge.
+// ---------------------------------------------------------------------------
+struct Adjacency {
+    int64_t num_nodes = 0;
+    std::vector<int64_t> start;   // num_nodes + 1
+    Buffer<node_t> nbr;
+    Buffer<double> cost;
+
+    void build(int64_t n, int64_t m, const int64_t* edges, const double* costs) {
+        num_nodes = n;
+        start.assign(n + 1, 0);
+        for (int64_t e = 0; e < m; ++e) {
+            const int64_t u = edges[2 * e], v = edges[2 * e + 1];
+            if (u == v) continue;
+            ++start[u + 1];
+            ++start[v + 1];
+        }
+        for (int64_t i = 0; i < n; ++i) start[i + 1] += start[i];
+        nbr = Buffer<node_t>(start[n]);
+        cost = Buffer<double>(start[n]);
+        std::vector<int64_t> fill(start.begin(), start.end() - 1);
+        for (int64_t e = 0; e < m; ++e) {
+            const int64_t u = edges[2 * e], v = edges[2 * e + 1];
+            if (u == v) continue;
+            nbr[fill[u]] = (node_t)v; cost[fill[u]++] = costs[e];
+            nbr[fill[v]] = (node_t)u; cost[fill[v]++] = costs[e];
+        }
+    }
+};
+
+template <typename Label>
+inline double partition_energy(int64_t m, const int64_t* edges, const double* costs,
+                               const Label* labels) {
+    double energy = 0.0;
+    for (int64_t e = 0; e < m; ++e)
+        if (labels[edges[2 * e]] != labels[edges[2 * e + 1]]) energy += costs[e];
+    return energy;
+}
+
+// Connected components of the subgraph of edges whose endpoints share a label:
+// splits every cluster into its connected parts (the energy does not change,
+// as no edge joins two parts of one cluster). Components are numbered
+// 0, 1, ... in the order of their smallest node. Returns their number.
+template <typename Label>
+inline int64_t label_components(const Adjacency& g, const Label* labels, node_t* out,
+                                std::vector<node_t>& stack) {
+    const int64_t n = g.num_nodes;
+    std::fill(out, out + n, (node_t)-1);
+    int64_t count = 0;
+    for (int64_t s = 0; s < n; ++s) {
+        if (out[s] >= 0) continue;
+        const Label lab = labels[s];
+        out[s] = (node_t)count;
+        stack.clear();
+        stack.push_back((node_t)s);
+        while (!stack.empty()) {
+            const node_t v = stack.back();
+            stack.pop_back();
+            for (int64_t k = g.start[v]; k < g.start[v + 1]; ++k) {
+                const node_t w = g.nbr[k];
+                if (out[w] < 0 && labels[w] == lab) {
+                    out[w] = (node_t)count;
+                    stack.push_back(w);
+                }
+            }
+        }
+        ++count;
+    }
+    return count;
+}
+
+// The same numbering as label_components, from the edge list alone (union-find),
+// for when no adjacency is built (GAEC only).
+template <typename Label>
+inline int64_t label_components_from_edges(int64_t n, int64_t m, const int64_t* edges,
+                                           const Label* labels, node_t* out) {
+    std::vector<node_t> parent(n);
+    for (int64_t v = 0; v < n; ++v) parent[v] = (node_t)v;
+    auto find = [&](node_t v) {
+        while (parent[v] != v) { parent[v] = parent[parent[v]]; v = parent[v]; }
+        return v;
+    };
+    for (int64_t e = 0; e < m; ++e) {
+        const int64_t u = edges[2 * e], v = edges[2 * e + 1];
+        if (labels[u] != labels[v]) continue;
+        node_t ru = find((node_t)u), rv = find((node_t)v);
+        if (ru == rv) continue;
+        if (ru < rv) std::swap(ru, rv);
+        parent[ru] = rv;   // the smaller node id stays the root
+    }
+    std::vector<node_t> number(n, -1);
+    int64_t count = 0;
+    for (int64_t v = 0; v < n; ++v) {
+        node_t& id = number[find((node_t)v)];
+        if (id < 0) id = (node_t)count++;
+        out[v] = id;
+    }
+    return count;
+}
+
+// ---------------------------------------------------------------------------
+// GAEC
+// ---------------------------------------------------------------------------
+
+// One open-addressing hash map node -> edge id per cluster (linear probing,
+// backward-shift deletion, load <= 3/4) holding the cluster's present
+// neighbours. Merging the smaller neighbourhood into the larger then costs
+// O(smaller) expected time, independent of the larger cluster's boundary. The
+// initial tables share one allocation in node order, so the tables of nearby
+// pixels are close in memory; a table that outgrows its slot gets its own.
+class NeighbourTables {
+public:
+    struct Slot { node_t key; int32_t edge; };
+
+    // capacity[t]: how many entries table t must hold without growing
+    explicit NeighbourTables(const std::vector<int64_t>& capacity) : tables_(capacity.size()) {
+        size_t total = 0;
+        for (size_t t = 0; t < capacity.size(); ++t) {
+            tables_[t].bits = bits_for(capacity[t]);
+            total += size_t(1) << tables_[t].bits;
+        }
+        pool_.assign(total, Slot{-1, -1});
+        size_t offset = 0;
+        for (Table& table : tables_) {
+            table.slots = pool_.data() + offset;
+            offset += size_t(1) << table.bits;
+        }
+    }
+    ~NeighbourTables() {
+        for (Table& table : tables_)
+            if (table.owned) delete[] table.slots;
+    }
+    NeighbourTables(const NeighbourTables&) = delete;
+    NeighbourTables& operator=(const NeighbourTables&) = delete;
+
+    int64_t size(node_t t) const { return tables_[t].size; }
+    size_t capacity(node_t t) const { return tables_[t].slots ? size_t(1) << tables_[t].bits : 0; }
+    const Slot& slot(node_t t, size_t i) const { return tables_[t].slots[i]; }
+
+    int32_t find(node_t t, node_t key) const {
+        const Table& table = tables_[t];
+        if (!table.slots) return -1;
+        const size_t mask = (size_t(1) << table.bits) - 1;
+        for (size_t i = home(key, table.bits);; i = (i + 1) & mask) {
+            if (table.slots[i].key == key) return table.slots[i].edge;
+            if (table.slots[i].key < 0) return -1;
+        }
+    }
+    // key must be absent
+    void insert(node_t t, node_t key, int32_t edge) {
+        Table& table = tables_[t];
+        if (!table.slots || (table.size + 1) * 4 > (int64_t(1) << table.bits) * 3) grow(table);
+        const size_t mask = (size_t(1) << table.bits) - 1;
+        size_t i = home(key, table.bits);
+        while (table.slots[i].key >= 0) i = (i + 1) & mask;
+        table.slots[i] = Slot{key, edge};
+        ++table.size;
+    }
+    void erase(node_t t, node_t key) {
+        Table& table = tables_[t];
+        if (!table.slots) return;
+        const size_t mask = (size_t(1) << table.bits) - 1;
+        size_t i = home(key, table.bits);
+        while (table.slots[i].key != key) {
+            if (table.slots[i].key < 0) return;
+            i = (i + 1) & mask;
+        }
+        // backward shift: pull later entries of the probe run into the hole
+        size_t j = i;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (table.slots[j].key < 0) break;
+            const size_t k = home(table.slots[j].key, table.bits);
+            const bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+            if (stays) continue;
+            table.slots[i] = table.slots[j];
+            i = j;
+        }
+        table.slots[i] = Slot{-1, -1};
+        --table.size;
+    }
+    void release(node_t t) {
+        Table& table = tables_[t];
+        if (table.owned) delete[] table.slots;
+        table = Table();
+    }
+
+private:
+    struct Table {
+        Slot* slots = nullptr;
+        int32_t size = 0;
+        int16_t bits = 0;
+        bool owned = false;
+    };
+    static int16_t bits_for(int64_t count) {
+        int16_t bits = 1;
+        while ((int64_t(1) << bits) * 3 < count * 4) ++bits;
+        return bits;
+    }
+    static size_t home(node_t key, int bits) {
+        return size_t((uint64_t(uint32_t(key)) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    }
+    void grow(Table& table) {
+        Table old = table;
+        table.bits = bits_for(std::max<int64_t>(2 * (old.size + 1), 4));
+        const size_t cap = size_t(1) << table.bits;
+        table.slots = new Slot[cap];
+        std::fill(table.slots, table.slots + cap, Slot{-1, -1});
+        table.owned = true;
+        table.size = 0;
+        if (old.slots) {
+            const size_t old_cap = size_t(1) << old.bits;
+            const size_t mask = cap - 1;
+            for (size_t i = 0; i < old_cap; ++i) {
+                const Slot s = old.slots[i];
+                if (s.key < 0) continue;
+                size_t h = home(s.key, table.bits);
+                while (table.slots[h].key >= 0) h = (h + 1) & mask;
+                table.slots[h] = s;
+                ++table.size;
+            }
+            if (old.owned) delete[] old.slots;
+        }
+    }
+    std::vector<Table> tables_;
+    std::vector<Slot> pool_;
+};
+
+// Max-heap over items 0..n-1 (nodes or edges) that tracks every item's
+// position, so a changed key is fixed in place and removed items leave no
+// outdated entries behind. Four children per node (half the depth of a
+// binary heap; the children of a node share a cache line). Order: larger key
+// first, then smaller tie, then smaller item id.
+class IndexedHeap {
+public:
+    struct Entry { double key; int32_t tie; int32_t item; };
+
+    // Items are 0..num_items-1; each is in the heap at most once, so the
+    // storage is allocated once. It is laid out so that the four children of
+    // every node (indices 4i+1..4i+4) fill exactly one 64-byte cache line.
+    void resize(size_t num_items) {
+        pos_.assign(num_items, -1);
+        storage_.reset(new Entry[num_items + 8]);
+        const uintptr_t address = reinterpret_cast<uintptr_t>(storage_.get());
+        const uintptr_t aligned = (address + 63) & ~uintptr_t(63);
+        data_ = reinterpret_cast<Entry*>(aligned) + 3;   // &data_[1] is aligned
+        size_ = 0;
+    }
+    bool empty() const { return size_ == 0; }
+    bool contains(int32_t item) const { return pos_[item] >= 0; }
+    const Entry& top() const { return data_[0]; }
+    // largest key below the top (-inf if none): whether the top is tied
+    double second_key() const {
+        double key = -std::numeric_limits<double>::infinity();
+        for (int32_t c = 1; c < std::min<int32_t>(5, size_); ++c) key = std::max(key, data_[c].key);
+        return key;
+    }
+    // Add items without ordering them; call heapify() before any other use.
+    void append_unordered(int32_t item, double key, int32_t tie) {
+        pos_[item] = size_;
+        data_[size_++] = Entry{key, tie, item};
+    }
+    void heapify() {
+        if (size_ < 2) return;
+        for (int32_t i = (size_ - 2) / 4 + 1; i-- > 0;) sift_down(i);
+    }
+    void set(int32_t item, double key, int32_t tie = 0) {
+        int32_t i = pos_[item];
+        const Entry x{key, tie, item};
+        if (i < 0) {
+            i = size_++;
+            data_[i] = x;
+            sift_up(i);
+        } else {
+            const bool up = before(x, data_[i]);
+            data_[i] = x;
+            if (up) sift_up(i); else sift_down(i);
+        }
+    }
+    void remove(int32_t item) {
+        const int32_t i = pos_[item];
+        if (i < 0) return;
+        pos_[item] = -1;
+        const Entry last = data_[--size_];
+        if (i == size_) return;
+        const bool up = before(last, data_[i]);
+        data_[i] = last;
+        pos_[last.item] = i;
+        if (up) sift_up(i); else sift_down(i);
+    }
+    int32_t pop() {
+        const int32_t item = data_[0].item;
+        remove(item);
+        return item;
+    }
+    void clear() {
+        for (int32_t i = 0; i < size_; ++i) pos_[data_[i].item] = -1;
+        size_ = 0;
+    }
+
+private:
+    static bool before(const Entry& a, const Entry& b) {
+        if (a.key != b.key) return a.key > b.key;
+        if (a.tie != b.tie) return a.tie < b.tie;
+        return a.item < b.item;
+    }
+    void sift_up(int32_t i) {
+        const Entry x = data_[i];
+        while (i > 0) {
+            const int32_t parent = (i - 1) >> 2;
+            if (!before(x, data_[parent])) break;
+            data_[i] = data_[parent];
+            pos_[data_[i].item] = i;
+            i = parent;
+        }
+        data_[i] = x;
+        pos_[x.item] = i;
+    }
+    void sift_down(int32_t i) {
+        const Entry x = data_[i];
+        for (;;) {
+            const int32_t first = 4 * i + 1;
+            if (first >= size_) break;
+            int32_t best = first;
+            const int32_t last = std::min(first + 4, size_);
+            for (int32_t c = first + 1; c < last; ++c)
+                if (before(data_[c], data_[best])) best = c;
+            if (!before(data_[best], x)) break;
+            data_[i] = data_[best];
+            pos_[data_[i].item] = i;
+            i = best;
+        }
+        data_[i] = x;
+        pos_[x.item] = i;
+    }
+    std::unique_ptr<Entry[]> storage_;
+    Entry* data_ = nullptr;
+    int32_t size_ = 0;
+    std::vector<int32_t> pos_;
+};
+
+// GAEC on the graph whose nodes are the supernodes sup[0..n) (0..num_super),
+// i.e. starting from the partition given by sup. Writes the root supernode of
+// every supernode into root[0..num_super).
+//
+// Rules: only edges of (summed) cost > 0 are contracted, so an edge of cost
+// exactly 0 stays cut. Among edges of equal cost, the one whose two clusters
+// hold the fewest nodes together is contracted first, then the one created
+// first (edges are created in order of their smaller, then larger end): a
+// deterministic rule that grows tied regions evenly instead of in node order.
+inline void gaec(int64_t n, int64_t m, const int64_t* edges, const double* costs,
+                 const node_t* sup, int64_t num_super, std::vector<node_t>& root) {
+    std::vector<int32_t> cluster_size(num_super, 0);
+    for (int64_t v = 0; v < n; ++v) ++cluster_size[sup[v]];
+    // Edges between supernodes, bucketed by their smaller end (counting
+    // sort): inserting them in this order touches the tables of nearby
+    // nodes together, which is much kinder to the cache than input order.
+    std::vector<int64_t> degree(num_super, 0), bucket(num_super + 1, 0);
+    for (int64_t e = 0; e < m; ++e) {
+        const node_t a = sup[edges[2 * e]], b = sup[edges[2 * e + 1]];
+        if (a == b) continue;
+        ++degree[a];
+        ++degree[b];
+        ++bucket[std::min(a, b) + 1];
+    }
+    for (int64_t s = 0; s < num_super; ++s) bucket[s + 1] += bucket[s];
+    Buffer<node_t> other(bucket[num_super]);
+    Buffer<double> other_cost(bucket[num_super]);
+    {
+        std::vector<int64_t> fill(bucket.begin(), bucket.end() - 1);
+        for (int64_t e = 0; e < m; ++e) {
+            const node_t a = sup[edges[2 * e]], b = sup[edges[2 * e + 1]];
+            if (a == b) continue;
+            const int64_t at = fill[std::min(a, b)]++;
+            other[at] = std::max(a, b);
+            other_cost[at] = costs[e];
+        }
+    }
+    NeighbourTables adj(degree);
+    std::vector<int64_t>().swap(degree);
+    std::vector<node_t> eu, ev;
+    std::vector<double> weight;
+    eu.reserve(other.size()); ev.reserve(other.size()); weight.reserve(other.size());
+    for (node_t a = 0; a < num_super; ++a) {
+        for (int64_t k = bucket[a]; k < bucket[a + 1]; ++k) {
+            const node_t b = other[k];
+            const int32_t found = adj.find(a, b);
+            if (found >= 0) {
+                weight[found] += other_cost[k];   // parallel edges add up
+            } else {
+                const int32_t id = (int32_t)eu.size();
+                eu.push_back(a); ev.push_back(b); weight.push_back(other_cost[k]);
+                adj.insert(a, b, id);
+                adj.insert(b, a, id);
+            }
+        }
+    }
+    other.reset();
+    other_cost.reset();
+    std::vector<int64_t>().swap(bucket);
+    const int64_t num_edges = (int64_t)eu.size();
+    // the heap holds exactly the live edges of positive weight
+    IndexedHeap heap;
+    heap.resize(num_edges);
+    for (int32_t e = 0; e < num_edges; ++e)
+        if (weight[e] > 0.0)
+            heap.append_unordered(e, weight[e], cluster_size[eu[e]] + cluster_size[ev[e]]);
+    heap.heapify();
+
+    root.resize(num_super);
+    for (int64_t s = 0; s < num_super; ++s) root[s] = (node_t)s;
+
+    while (!heap.empty()) {
+        const IndexedHeap::Entry top = heap.top();
+        const int32_t e = top.item;
+        const int32_t tie = cluster_size[eu[e]] + cluster_size[ev[e]];
+        if (tie != top.tie && heap.second_key() == top.key) {
+            // a cluster grew since the entry's tie was set and an equal
+            // weight waits: re-rank by the present sizes
+            heap.set(e, top.key, tie);
+            continue;
+        }
+        heap.pop();
+        node_t keep = eu[e], drop = ev[e];
+        if (adj.size(keep) < adj.size(drop)) std::swap(keep, drop);
+        root[drop] = keep;
+        cluster_size[keep] += cluster_size[drop];
+        for (size_t i = 0, cap = adj.capacity(drop); i < cap; ++i) {
+            const NeighbourTables::Slot s = adj.slot(drop, i);
+            if (s.key < 0 || s.key == keep) continue;
+            const node_t x = s.key;
+            const int32_t f = s.edge;
+            adj.erase(x, drop);
+            const int32_t g = adj.find(keep, x);
+            if (g >= 0) {
+                // parallel edges (keep, x) and (drop, x) become one
+                heap.remove(f);
+                weight[g] += weight[f];
+                if (weight[g] > 0.0) heap.set(g, weight[g], cluster_size[keep] + cluster_size[x]);
+                else heap.remove(g);
+            } else {
+                // re-point the edge (drop, x) to (keep, x); its weight and
+                // heap entry stay valid
+                adj.insert(keep, x, f);
+                adj.insert(x, keep, f);
+                if (eu[f] == drop) eu[f] = keep; else ev[f] = keep;
+            }
+        }
+        adj.erase(keep, drop);
+        adj.release(drop);
+    }
+    // path compression: root[] chains point towards the final representative
+    for (int64_t s = 0; s < num_super; ++s) {
+        node_t r = (node_t)s;
+        while (root[r] != r) r = root[r];
+        node_t t = (node_t)s;
+        while (root[t] != r) { const node_t next = root[t]; root[t] = r; t = next; }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Kernighan-Lin with joins
+// ---------------------------------------------------------------------------
+class KernighanLin {
+public:
+    // depth_fraction and unimproved_slack bound a move sequence (see
+    // two_cut); 1 and -1 are andres::graph's rule.
+    KernighanLin(const Adjacency& g, int64_t max_outer, double epsilon, double depth_fraction,
+                 int64_t unimproved_slack)
+        : g_(g), max_outer_(max_outer), eps_(epsilon), depth_fraction_(depth_fraction),
+          unimproved_slack_(unimproved_slack) {
+        const int64_t n = g.num_nodes;
+        label_.resize(n);
+        last_.resize(n);
+        node_.assign(n, NodeState());
+        seen_stamp_.assign(n, 0);
+        heap_.resize(n);
+    }
+
+    // Improves the partition `labels` in place; the result has connected
+    // clusters numbered 0..K-1 by their smallest node. Returns the number of
+    // outer iterations run.
+    int64_t run(node_t* labels) {
+        int64_t k = label_components(g_, labels, label_.data(), stack_);
+        std::copy(label_.begin(), label_.end(), last_.begin());
+        changed_.assign(k, 1);
+        int64_t iterations = 0;
+        for (; iterations < max_outer_; ) {
+            ++iterations;
+            build_clusters(k);
+            double decrease = 0.0;
+            collect_adjacent_pairs();
+            for (const uint64_t key : pairs_) {
+                const node_t a = find((node_t)(key >> 32)), b = find((node_t)(key & 0xffffffffu));
+                if (a == b || size_[a] == 0 || size_[b] == 0) continue;
+                if (!changed_[a] && !changed_[b]) continue;
+                const double gain = two_cut(a, b);
+                if (gain > eps_) {
+                    changed_[find(a)] = 1;
+                    changed_[find(b)] = 1;
+                }
+                decrease += gain;
+            }
+            // try to split a new cluster off every cluster that changed
+            const int64_t existing = (int64_t)size_.size();
+            for (int64_t c = 0; c < existing; ++c) {
+                if (alias_[c] != c || size_[c] == 0 || !changed_[c]) continue;
+                for (;;) {
+                    const double gain = two_cut((node_t)c, -1);
+                    decrease += gain;
+                    if (gain <= 0.0 || size_[c] == 0) break;
+                }
+            }
+            if (decrease == 0.0) break;
+            k = label_components(g_, label_.data(), comp_.data(), stack_);
+            std::copy(comp_.begin(), comp_.end(), label_.begin());
+            if (!mark_changed(k)) break;   // same partition as before
+            std::copy(label_.begin(), label_.end(), last_.begin());
+        }
+        k = label_components(g_, label_.data(), labels, stack_);
+        return iterations;
+    }
+
+private:
+    // Cluster bookkeeping rebuilt at the start of each outer iteration from
+    // the connected relabelling label_ (ids 0..k-1).
+    void build_clusters(int64_t k) {
+        const int64_t n = g_.num_nodes;
+        comp_.resize(n);
+        members_.resize(k);
+        for (int64_t c = 0; c < k; ++c) members_[c].clear();
+        size_.assign(k, 0);
+        alias_.resize(k);
+        for (int64_t c = 0; c < k; ++c) alias_[c] = (node_t)c;
+        neg_internal_.assign(k, 0.0);
+        for (int64_t v = 0; v < n; ++v) {
+            members_[label_[v]].push_back((node_t)v);
+            ++size_[label_[v]];
+        }
+        for (int64_t v = 0; v < n; ++v)
+            for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
+                const node_t w = g_.nbr[j];
+                if (w > v && label_[w] == label_[v] && g_.cost[j] < 0.0)
+                    neg_internal_[label_[v]] += g_.cost[j];
+            }
+        changed_.resize(k, 1);
+    }
+
+    void collect_adjacent_pairs() {
+        const int64_t n = g_.num_nodes;
+        pairs_.clear();
+        for (int64_t v = 0; v < n; ++v) {
+            const uint64_t lv = (uint32_t)label_[v];
+            for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
+                const uint64_t lw = (uint32_t)label_[g_.nbr[j]];
+                if (lv < lw) pairs_.push_back((lv << 32) | lw);
+            }
+        }
+        std::sort(pairs_.begin(), pairs_.end());
+        pairs_.erase(std::unique(pairs_.begin(), pairs_.end()), pairs_.end());
+    }
+
+    node_t find(node_t c) {
+        while (alias_[c] != c) {
+            alias_[c] = alias_[alias_[c]];
+            c = alias_[c];
+        }
+        return c;
+    }
+
+    // Drop members that left the cluster (and repeated entries) in place.
+    void compact(node_t c) {
+        ++scan_;
+        std::vector<node_t>& list = members_[c];
+        size_t out = 0;
+        for (size_t i = 0; i < list.size(); ++i) {
+            const node_t v = list[i];
+            if (label_[v] != c || seen_stamp_[v] == scan_) continue;
+            seen_stamp_[v] = scan_;
+            list[out++] = v;
+        }
+        list.resize(out);
+    }
+
+    // Gain of moving v to the other side of (a, b), from scratch.
+    void init_vertex(node_t v, node_t a, node_t b) {
+        const node_t own = label_[v];
+        const node_t other = (own == a) ? b : a;
+        double d = 0.0;
+        int32_t r = 0;
+        for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
+            const node_t l = label_[g_.nbr[j]];
+            if (l == own) d -= g_.cost[j];
+            else if (l == other) { d += g_.cost[j]; ++r; }
+        }
+        NodeState& state = node_[v];
+        state.diff = d;
+        state.ref = r;
+        state.stamp = 2 * run_;
+    }
+
+    // A node may be moved while it has a neighbour on the other side
+    // (andres' "border"). The heap is updated lazily: a raised gain is
+    // pushed at once, a lowered gain or a lost neighbour only when the node
+    // reaches the top (next_move), so nodes that never get there cost nothing.
+    void gain_raised(node_t v) {
+        if (node_[v].ref > 0) heap_.set(v, node_[v].diff);
+    }
+    void gain_lowered(node_t v) {
+        if (node_[v].ref > 0 && !heap_.contains(v)) heap_.set(v, node_[v].diff);
+    }
+    node_t next_move() {
+        while (!heap_.empty()) {
+            const node_t v = heap_.top().item;
+            const NodeState& state = node_[v];
+            if (state.ref <= 0) heap_.remove(v);
+            else if (heap_.top().key != state.diff) heap_.set(v, state.diff);
+            else return heap_.pop();
+        }
+        return -1;
+    }
+
+    // One two-cluster KL step between clusters a and b (b < 0: a new, empty
+    // cluster). Applies the best of {join, best move prefix, nothing} and
+    // returns the energy decrease (0 if nothing was applied).
+    double two_cut(node_t a, node_t b) {
+        ++run_;
+        const uint32_t inited = 2 * run_, moved = 2 * run_ + 1;
+        heap_.clear();
+        moves_.clear();
+        const bool new_set = b < 0;
+        if (new_set) b = (node_t)size_.size();   // id the new cluster would get
+        double join_gain = 0.0, neg_cross = 0.0;
+        node_t first = -1;
+        if (!new_set) {
+            const node_t s = (size_[a] <= size_[b]) ? a : b;
+            const node_t t = (s == a) ? b : a;
+            compact(s);
+            // Only the smaller cluster is scanned; nodes of the larger one get
+            // their gain computed when they first touch the boundary.
+            for (const node_t v : members_[s]) {
+                double d = 0.0;
+                int32_t r = 0;
+                for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
+                    const node_t w = g_.nbr[j];
+                    const node_t l = label_[w];
+                    const double c = g_.cost[j];
+                    if (l == s) d -= c;
+                    else if (l == t) {
+                        d += c; ++r;
+                        join_gain += c;
+                        if (c < 0.0) neg_cross += c;
+                        if (node_[w].stamp < inited) {
+                            init_vertex(w, a, b);
+                            gain_raised(w);
+                        }
+                    }
+                }
+                NodeState& state = node_[v];
+                state.diff = d;
+                state.ref = r;
+                state.stamp = inited;
+                gain_raised(v);
+            }
+        } else {
+            compact(a);
+            double best_first = -std::numeric_limits<double>::infinity();
+            for (const node_t v : members_[a]) {
+                init_vertex(v, a, b);
+                if (node_[v].diff > best_first) { best_first = node_[v].diff; first = v; }
+            }
+        }
+        // A move sequence ends once its cumulative gain has fallen to
+        // depth_fraction times andres::graph's bound (twice the negative cost
+        // inside each cluster plus the negative cost between them), or after
+        // unimproved_slack + (nodes in the smaller cluster) moves in a row
+        // that did not improve its best prefix.
+        const double neg_sum = depth_fraction_ * (
+            2.0 * neg_internal_[a] + (new_set ? 0.0 : 2.0 * neg_internal_[b] + neg_cross));
+        const int64_t max_unimproved = unimproved_slack_ < 0
+            ? std::numeric_limits<int64_t>::max()
+            : unimproved_slack_ + (new_set ? 0 : std::min(size_[a], size_[b]));
+        int64_t unimproved = 0;
+        double neg_a = neg_internal_[a], neg_b = new_set ? 0.0 : neg_internal_[b];
+        double best = -std::numeric_limits<double>::infinity(), best_neg_a = neg_a,
+               best_neg_b = neg_b, cumulative = 0.0;
+        size_t best_len = 0;
+        for (;;) {
+            const node_t v = (new_set && moves_.empty()) ? first : next_move();
+            if (v < 0) break;
+            const node_t from = label_[v];
+            const node_t to = (from == a) ? b : a;
+            label_[v] = to;
+            node_[v].stamp = moved;
+            for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
+                const node_t w = g_.nbr[j];
+                const node_t l = label_[w];
+                if (l != a && l != b) continue;
+                const double c = g_.cost[j];
+                if (c < 0.0) {  // track the clusters' internal negative cost
+                    if (l == from) (from == a ? neg_a : neg_b) -= c;
+                    else (to == a ? neg_a : neg_b) += c;
+                }
+                NodeState& state = node_[w];
+                if (state.stamp == moved) continue;
+                if (state.stamp < inited) {
+                    init_vertex(w, a, b);
+                    gain_raised(w);
+                } else if (l == to) {   // the edge to w is no longer cut
+                    state.diff -= 2.0 * c;
+                    --state.ref;
+                    if (c > 0.0) gain_lowered(w); else gain_raised(w);
+                } else {                // the edge to w is now cut
+                    state.diff += 2.0 * c;
+                    ++state.ref;
+                    if (c >= 0.0) gain_raised(w); else gain_lowered(w);
+                }
+            }
+            moves_.push_back(v);
+            cumulative += node_[v].diff;
+            if (cumulative > best) {
+                best = cumulative;
+                best_len = moves_.size();
+                best_neg_a = neg_a;
+                best_neg_b = neg_b;
+                unimproved = 0;
+            } else if (++unimproved > max_unimproved) {
+                break;
+            }
+            if (cumulative <= neg_sum) break;
+        }
+
+        if (!new_set && join_gain > best && join_gain > eps_) {
+            undo_moves(0, a, b);
+            node_t keep = a, drop = b;
+            if (size_[keep] < size_[drop]) std::swap(keep, drop);
+            compact(drop);
+            for (const node_t v : members_[drop]) {
+                label_[v] = keep;
+                members_[keep].push_back(v);
+            }
+            members_[drop].clear();
+            size_[keep] += size_[drop];
+            size_[drop] = 0;
+            alias_[drop] = keep;
+            neg_internal_[keep] = neg_internal_[a] + neg_internal_[b] + neg_cross;
+            neg_internal_[drop] = 0.0;
+            changed_[keep] = 1;
+            return join_gain;
+        }
+        if (best > eps_) {
+            undo_moves(best_len, a, b);
+            if (new_set) {
+                members_.emplace_back();
+                size_.push_back(0);
+                alias_.push_back(b);
+                neg_internal_.push_back(0.0);
+                changed_.push_back(1);
+            }
+            for (size_t i = 0; i < best_len; ++i) {
+                const node_t v = moves_[i];
+                const node_t to = label_[v];
+                members_[to].push_back(v);
+                ++size_[to];
+                --size_[to == a ? b : a];
+            }
+            neg_internal_[a] = best_neg_a;
+            neg_internal_[b] = best_neg_b;
+            changed_[a] = changed_[b] = 1;
+            if (size_[a] == 0) alias_[a] = b;
+            else if (size_[b] == 0) alias_[b] = a;
+            return best;
+        }
+        undo_moves(0, a, b);
+        return 0.0;
+    }
+
+    void undo_moves(size_t from_index, node_t a, node_t b) {
+        for (size_t i = from_index; i < moves_.size(); ++i) {
+            const node_t v = moves_[i];
+            label_[v] = (label_[v] == a) ? b : a;
+        }
+    }
+
+    // After relabelling into connected components (ids 0..k-1, in label_),
+    // mark the components whose node set differs from every cluster of the
+    // previous iteration (last_). Returns whether any did.
+    bool mark_changed(int64_t k) {
+        const int64_t n = g_.num_nodes;
+        changed_.assign(k, 0);
+        std::vector<node_t>& first_old = stack_;   // reused scratch
+        first_old.assign(k, -1);
+        std::vector<int64_t> old_size, new_size(k, 0);
+        node_t max_old = 0;
+        for (int64_t v = 0; v < n; ++v) max_old = std::max(max_old, last_[v]);
+        old_size.assign((size_t)max_old + 1, 0);
+        for (int64_t v = 0; v < n; ++v) {
+            ++old_size[last_[v]];
+            const node_t c = label_[v];
+            ++new_size[c];
+            if (first_old[c] < 0) first_old[c] = last_[v];
+            else if (first_old[c] != last_[v]) changed_[c] = 1;
+        }
+        bool any = false;
+        for (int64_t c = 0; c < k; ++c) {
+            if (old_size[first_old[c]] != new_size[c]) changed_[c] = 1;
+            any = any || changed_[c];
+        }
+        return any;
+    }
+
+    const Adjacency& g_;
+    int64_t max_outer_;
+    double eps_;
+    double depth_fraction_;
+    int64_t unimproved_slack_;
+
+    std::vector<node_t> label_, last_, comp_, stack_;
+    std::vector<std::vector<node_t>> members_;
+    std::vector<int64_t> size_;
+    std::vector<node_t> alias_;
+    std::vector<double> neg_internal_;
+    std::vector<char> changed_;
+    std::vector<uint64_t> pairs_;
+
+    // Per-node state of the current two-cluster step, packed so that one
+    // cache line serves a node: gain of moving it to the other side, number
+    // of its neighbours on the other side, and stamp (>= 2 * run_: gain valid
+    // in this step; == 2 * run_ + 1: already moved in this step).
+    struct NodeState {
+        double diff = 0.0;
+        int32_t ref = 0;
+        uint32_t stamp = 0;
+    };
+    std::vector<NodeState> node_;
+    std::vector<uint32_t> seen_stamp_;
+    IndexedHeap heap_;
+    std::vector<node_t> moves_;
+    uint32_t run_ = 0, scan_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Entry point used by the Cython wrapper. Inputs are already validated:
+// endpoints in [0, n), finite costs, n < 2^31, m < 2^31.
+// initial_labels may be null (every node its own cluster).
+// ---------------------------------------------------------------------------
+inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* costs,
+                  const int64_t* initial_labels, int mode, int64_t kl_outer_iterations,
+                  double kl_epsilon, double kl_depth_fraction, int64_t kl_unimproved_slack,
+                  int64_t* out_labels, SolveStats* stats) {
+    stats->kl_outer_iterations = 0;
+    stats->kl_rolled_back = 0;
+    std::vector<node_t> start(n);
+    int64_t k;
+    if (initial_labels) {
+        k = label_components_from_edges(n, m, edges, initial_labels, start.data());
+    } else {
+        for (int64_t v = 0; v < n; ++v) start[v] = (node_t)v;
+        k = n;
+    }
+    stats->start_energy = partition_energy(m, edges, costs, start.data());
+
+    std::vector<node_t> labels(n);
+    if (mode == MODE_GAEC || mode == MODE_GAEC_KL) {
+        std::vector<node_t> root;
+        gaec(n, m, edges, costs, start.data(), k, root);
+        // number clusters by their smallest node
+        std::vector<node_t> number(k, -1);
+        k = 0;
+        for (int64_t v = 0; v < n; ++v) {
+            node_t& id = number[root[start[v]]];
+            if (id < 0) id = (node_t)k++;
+            labels[v] = id;
+        }
+    } else {
+        labels = start;
+    }
+    stats->gaec_energy = partition_energy(m, edges, costs, labels.data());
+    double energy = stats->gaec_energy;
+
+    if (mode == MODE_GAEC_KL || mode == MODE_KL) {
+        Adjacency g;   // built after GAEC has released its memory
+        g.build(n, m, edges, costs);
+        std::vector<node_t> improved(labels);
+        KernighanLin kl(g, kl_outer_iterations, kl_epsilon, kl_depth_fraction,
+                        kl_unimproved_slack);
+        stats->kl_outer_iterations = kl.run(improved.data());
+        const double kl_energy = partition_energy(m, edges, costs, improved.data());
+        // Every applied KL step lowers the energy by more than epsilon; this
+        // guard only protects the promise against floating-point drift.
+        if (kl_energy > energy) {
+            stats->kl_rolled_back = 1;
+        } else {
+            labels.swap(improved);
+            energy = kl_energy;
+        }
+    }
+    int64_t num_clusters = 0;
+    for (int64_t v = 0; v < n; ++v) {
+        out_labels[v] = labels[v];
+        num_clusters = std::max<int64_t>(num_clusters, int64_t(labels[v]) + 1);
+    }
+    stats->energy = energy;
+    stats->num_clusters = num_clusters;
+}
+
+}  // namespace ssap_mc
