@@ -128,6 +128,12 @@ _C.SOLVER.OPTIMIZER = "nadam"
 # update: the paper ran on MXNet); "per_step": textbook Nadam.
 _C.SOLVER.NADAM_SCHEDULE = "mxnet"
 _C.SOLVER.NADAM_SCHEDULE_DECAY = 0.004
+# Nadam's moment decays and epsilon: mxnet's / Dozat's defaults (paper silent).
+_C.SOLVER.NADAM_BETA1 = 0.9
+_C.SOLVER.NADAM_BETA2 = 0.999
+_C.SOLVER.NADAM_EPSILON = 1e-8
+# Momentum of SOLVER.OPTIMIZER "sgd" only.
+_C.SOLVER.MOMENTUM = 0.9
 _C.SOLVER.BASE_LR = 1e-4
 _C.SOLVER.STEPS = [30000, 50000]
 _C.SOLVER.GAMMA = 0.1
@@ -156,6 +162,9 @@ _C.TRAIN.AMP = False
 # kvstore: "device" / "local" on one machine, "dist_sync" / "dist_device_sync" across nodes.
 _C.TRAIN.KVSTORE = "device"
 _C.TRAIN.HYBRIDIZE = True
+# Periodic / final validation: semantic mIoU of the 1/4 head on DATASET.VAL_SPLIT,
+# on at most this many frames (0: all).
+_C.TRAIN.VAL_MAX_IMAGES = 0
 
 # ---------------------------------------------------------------------------
 # Inference: graph -> cascaded multicut -> instances (Sec. 3.2)
