@@ -1,0 +1,152 @@
+"""Devices: parse TRAIN.DEVICES, split a batch evenly, run one thread per device.
+
+Why a thread per device: SyncBatchNorm (``gluon.contrib.nn.SyncBatchNorm``)
+makes every device's forward wait at a barrier for the other devices' batch
+statistics. Called one device after the other from a single Python thread,
+the first device's op waits for a partner that is never issued. On two CPU
+contexts, ResNet-18 with SyncBatchNorm hangs that way every time, imperative
+or hybridized, whether the forwards are issued in one ``autograd.record``
+block or device by device; with one Python thread per device (gluoncv's
+``Parallel``) it runs (docs/TRAINING.md, "SyncBN on CPU"). So the trainer
+always runs the per-device forward/backward in :class:`DeviceThreads`.
+"""
+import queue
+import re
+import threading
+
+import mxnet as mx
+
+from ..config import ConfigError
+
+_DEVICE_RE = re.compile(r"^(cpu|gpu)(?::(.*))?$")
+
+
+def parse_devices(spec, num_gpus=None):
+    """``"cpu"`` -> [cpu(0)]; ``"cpu:2"`` -> [cpu(0), cpu(1)]; ``"gpu:0,1"`` ->
+    [gpu(0), gpu(1)]; ``"gpu"`` -> [gpu(0)].
+
+    For ``cpu:N`` the number is a *count* of CPU contexts (they share the
+    host's cores; useful to test multi-device code); for ``gpu:`` a list of
+    device ids. ``num_gpus`` (default: ``mx.context.num_gpus()``) checks that
+    the GPUs exist.
+    """
+    text = str(spec).strip().lower().replace(" ", "")
+    match = _DEVICE_RE.match(text)
+    if not match:
+        raise ConfigError("config key TRAIN.DEVICES: %r is not 'cpu', 'cpu:N' or "
+                          "'gpu:I,J,...'" % (spec,))
+    kind, rest = match.group(1), match.group(2)
+    if kind == "cpu":
+        if rest in (None, ""):
+            return [mx.cpu(0)]
+        if not rest.isdigit() or int(rest) < 1:
+            raise ConfigError("config key TRAIN.DEVICES: %r: 'cpu:N' needs a positive number of "
+                              "CPU contexts" % (spec,))
+        return [mx.cpu(i) for i in range(int(rest))]
+    ids = [0] if rest in (None, "") else []
+    if rest:
+        for part in rest.split(","):
+            if not part.isdigit():
+                raise ConfigError("config key TRAIN.DEVICES: %r: GPU ids must be integers"
+                                  % (spec,))
+            ids.append(int(part))
+    if len(set(ids)) != len(ids):
+        raise ConfigError("config key TRAIN.DEVICES: %r lists a GPU twice" % (spec,))
+    if num_gpus is None:
+        num_gpus = mx.context.num_gpus()
+    missing = [i for i in ids if i >= num_gpus]
+    if missing:
+        raise ConfigError("config key TRAIN.DEVICES: %r asks for GPU %s, but this mxnet sees "
+                          "%d GPU(s)%s" % (spec, ",".join(map(str, missing)), num_gpus,
+                                           " (is the CPU build of mxnet installed? run "
+                                           "scripts/check_gpu_env.py)" if num_gpus == 0 else ""))
+    return [mx.gpu(i) for i in ids]
+
+
+def per_device_batch(total, num_devices, num_workers=1, sync_bn=False):
+    """Images per device: SOLVER.IMS_PER_BATCH split evenly over workers and devices.
+
+    Uneven splits are refused for every norm layer: SyncBatchNorm needs equal
+    per-device batches (its mean over devices is a mean of per-device means),
+    and equal slices keep ``trainer.step(num_slices)`` an exact batch mean.
+    """
+    slices = num_devices * num_workers
+    if total % slices:
+        raise ConfigError(
+            "config key SOLVER.IMS_PER_BATCH: %d images cannot be split evenly over %d "
+            "worker(s) x %d device(s)%s; use a multiple of %d"
+            % (total, num_workers, num_devices,
+               " (SyncBatchNorm needs equal per-device batches)" if sync_bn else "", slices))
+    return total // slices
+
+
+class DeviceThreads:
+    """Run ``fn(device_index, *args)`` for every device at once, one thread per device.
+
+    The threads live as long as this object (``close()`` or ``with``), so
+    every step reuses them. With a single device the call runs in the caller's
+    thread. An exception in any device's call is re-raised in the caller once
+    every device has returned (the lowest device index wins).
+    """
+
+    def __init__(self, num_devices):
+        self.num_devices = int(num_devices)
+        self._inboxes = []
+        self._outbox = queue.Queue()
+        self._threads = []
+        if self.num_devices > 1:
+            for i in range(self.num_devices):
+                inbox = queue.Queue()
+                thread = threading.Thread(target=self._serve, args=(i, inbox),
+                                          name="ssap-device-%d" % i, daemon=True)
+                thread.start()
+                self._inboxes.append(inbox)
+                self._threads.append(thread)
+
+    def _serve(self, index, inbox):
+        while True:
+            job = inbox.get()
+            if job is None:
+                return
+            fn, args = job
+            try:
+                self._outbox.put((index, True, fn(index, *args)))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                self._outbox.put((index, False, e))
+
+    def run(self, fn, per_device_args):
+        """``[fn(i, *per_device_args[i]) for i in devices]``, concurrently."""
+        if len(per_device_args) != self.num_devices:
+            raise ValueError("DeviceThreads.run: %d argument tuples for %d devices"
+                             % (len(per_device_args), self.num_devices))
+        if self.num_devices == 1:
+            return [fn(0, *per_device_args[0])]
+        if not self._threads:
+            raise RuntimeError("DeviceThreads is closed")
+        for inbox, args in zip(self._inboxes, per_device_args):
+            inbox.put((fn, tuple(args)))
+        results = [None] * self.num_devices
+        errors = []
+        for _ in range(self.num_devices):
+            index, ok, value = self._outbox.get()
+            if ok:
+                results[index] = value
+            else:
+                errors.append((index, value))
+        if errors:
+            index, error = min(errors, key=lambda e: e[0])
+            raise error
+        return results
+
+    def close(self):
+        for inbox in self._inboxes:
+            inbox.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._inboxes, self._threads = [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

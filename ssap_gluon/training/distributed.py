@@ -1,0 +1,114 @@
+"""Multi-node training with MXNet's parameter-server kvstore and dmlc_tracker.
+
+One process per node ("worker") trains on its shard of every epoch
+(``EpochSeededSampler`` with ``num_parts = kv.num_workers``, ``part_index =
+kv.rank``); gradients are summed across workers by ``dist_sync`` (or
+``dist_device_sync``: summed on the GPUs before they go to the servers) and
+every worker applies the same update locally (``update_on_kvstore=False``), so
+the optimizer state lives on the workers and rank 0 can checkpoint it.
+SyncBatchNorm synchronises the devices *within* one worker only (mxnet's
+SyncBatchNorm is single-process): across nodes, batch statistics are per node.
+
+Processes are started by the ``dmlc_tracker`` package that ships with the
+mxnet 1.9.1 wheel (``mxnet/tools/launch.py`` drives it): it starts a
+scheduler, ``S`` servers and ``N`` workers, each running the same command with
+``DMLC_ROLE`` set; a server or scheduler process turns into a parameter server
+inside ``import mxnet`` and never returns to the script. The tracker still calls
+``Thread.isAlive()``, removed in Python 3.9, so :func:`launch` restores that
+alias before using it.
+"""
+import argparse
+import os
+import threading
+
+#: kvstore types that span processes
+DIST_KVSTORES = ("dist_sync", "dist_device_sync", "dist_async")
+
+
+def is_distributed(cfg):
+    return cfg.TRAIN.KVSTORE in DIST_KVSTORES
+
+
+def create_kvstore(cfg):
+    """``(kvstore, rank, num_workers)``: a dist KVStore object, or the kvstore
+    type string for one machine (gluon creates it, or none for one device)."""
+    if not is_distributed(cfg):
+        return cfg.TRAIN.KVSTORE, 0, 1
+    if "DMLC_ROLE" not in os.environ:
+        raise RuntimeError(
+            "TRAIN.KVSTORE %s needs a process started by the distributed launcher "
+            "(DMLC_ROLE is not set); run it through scripts/launch_dist.py, see "
+            "docs/TRAINING.md 'Multi-node'" % cfg.TRAIN.KVSTORE)
+    import mxnet as mx
+
+    kv = mx.kv.create(cfg.TRAIN.KVSTORE)
+    return kv, kv.rank, kv.num_workers
+
+
+def _patch_thread_is_alive():
+    # dmlc_tracker (mxnet 1.9.1 wheel) polls Thread.isAlive(), gone since Python 3.9.
+    if not hasattr(threading.Thread, "isAlive"):
+        threading.Thread.isAlive = threading.Thread.is_alive
+
+
+def launch(num_workers, command, num_servers=None, launcher="local", hostfile=None,
+           sync_dst_dir=None, env=(), host_ip=None):
+    """Start a job with dmlc_tracker (blocks until it ends).
+
+    ``command``: list of strings run on every node (workers, servers and the
+    scheduler); ``env``: ``["NAME:VALUE", ...]`` exported to all of them
+    (``ssh``: together with OMP_NUM_THREADS, LD_LIBRARY_PATH, ... of this shell).
+    ``launcher``: ``local`` (all processes on this machine, for testing) or
+    ``ssh`` / ``mpi`` (``hostfile``: one host per line, ``host[:port]``).
+    """
+    _patch_thread_is_alive()
+    from dmlc_tracker import opts
+
+    if num_servers is None:
+        num_servers = num_workers
+    if launcher in ("ssh", "mpi") and not hostfile:
+        raise ValueError("the %s launcher needs a hostfile (one host per line)" % launcher)
+    if hostfile and not os.path.isfile(hostfile):
+        raise FileNotFoundError("hostfile not found: %s" % hostfile)
+    args = ["--num-workers", str(num_workers), "--num-servers", str(num_servers),
+            "--cluster", launcher]
+    if hostfile:
+        args += ["--host-file", hostfile]
+    if sync_dst_dir:
+        args += ["--sync-dst-dir", sync_dst_dir]
+    if host_ip:
+        args += ["--host-ip", host_ip]
+    for item in env:
+        args += ["--env", item]
+    args += list(command)
+    parsed = opts.get_opts(args)
+    if launcher == "local":
+        from dmlc_tracker import local as backend
+    elif launcher == "ssh":
+        from dmlc_tracker import ssh as backend
+    elif launcher == "mpi":
+        from dmlc_tracker import mpi as backend
+    else:
+        raise ValueError("unknown launcher %r (local, ssh or mpi)" % launcher)
+    backend.submit(parsed)
+
+
+def build_arg_parser():
+    p = argparse.ArgumentParser(
+        description="Start a multi-node ssap-gluon training job with mxnet's dmlc_tracker.")
+    p.add_argument("-n", "--num-workers", type=int, required=True,
+                   help="worker processes (one per node)")
+    p.add_argument("-s", "--num-servers", type=int, default=None,
+                   help="parameter-server processes (default: as many as workers)")
+    p.add_argument("--launcher", choices=("local", "ssh", "mpi"), default="ssh")
+    p.add_argument("-H", "--hostfile", default=None,
+                   help="hosts for ssh/mpi, one 'host[:port]' per line")
+    p.add_argument("--sync-dst-dir", default=None,
+                   help="ssh: rsync the current directory to this path on every host first")
+    p.add_argument("--env", action="append", default=[],
+                   help="NAME:VALUE exported to every process (repeatable)")
+    p.add_argument("--host-ip", default=None,
+                   help="address the scheduler listens on (default: auto)")
+    p.add_argument("command", nargs=argparse.REMAINDER,
+                   help="the command every process runs, e.g. python scripts/train.py ...")
+    return p
