@@ -537,9 +537,9 @@ public:
           unimproved_slack_(unimproved_slack) {
         const int64_t n = g.num_nodes;
         label_.resize(n);
-        last_.resize(n);
         node_.assign(n, NodeState());
         seen_stamp_.assign(n, 0);
+        fresh_.assign(n, 0);
         heap_.resize(n);
     }
 
@@ -548,7 +548,6 @@ public:
     // outer iterations run.
     int64_t run(node_t* labels) {
         int64_t k = label_components(g_, labels, label_.data(), stack_);
-        std::copy(label_.begin(), label_.end(), last_.begin());
         changed_.assign(k, 1);
         int64_t iterations = 0;
         for (; iterations < max_outer_; ) {
@@ -578,10 +577,16 @@ public:
                 }
             }
             if (decrease == 0.0) break;
+            // Split clusters into connected parts and renumber. A part is
+            // revisited next iteration if its cluster was modified at any
+            // time in this one: andres' test "differs from the previous
+            // iteration" misses a cluster that changed and changed back after
+            // some of its pairs were tried, leaving moves and joins untried.
             k = label_components(g_, label_.data(), comp_.data(), stack_);
+            changed_.assign(k, 0);
+            for (int64_t v = 0; v < g_.num_nodes; ++v)
+                if (touched_[label_[v]]) changed_[comp_[v]] = 1;
             std::copy(comp_.begin(), comp_.end(), label_.begin());
-            if (!mark_changed(k)) break;   // same partition as before
-            std::copy(label_.begin(), label_.end(), last_.begin());
         }
         k = label_components(g_, label_.data(), labels, stack_);
         return iterations;
@@ -610,6 +615,7 @@ private:
                     neg_internal_[label_[v]] += g_.cost[j];
             }
         changed_.resize(k, 1);
+        touched_.assign(k, 0);
     }
 
     void collect_adjacent_pairs() {
@@ -758,6 +764,7 @@ private:
             const node_t to = (from == a) ? b : a;
             label_[v] = to;
             node_[v].stamp = moved;
+            ++move_count_;
             for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
                 const node_t w = g_.nbr[j];
                 const node_t l = label_[w];
@@ -770,8 +777,11 @@ private:
                 NodeState& state = node_[w];
                 if (state.stamp == moved) continue;
                 if (state.stamp < inited) {
-                    init_vertex(w, a, b);
+                    init_vertex(w, a, b);   // sees v on its new side already ...
+                    fresh_[w] = move_count_;
                     gain_raised(w);
+                } else if (fresh_[w] == move_count_) {
+                    continue;               // ... so a parallel edge to w is counted
                 } else if (l == to) {   // the edge to w is no longer cut
                     state.diff -= 2.0 * c;
                     --state.ref;
@@ -812,6 +822,7 @@ private:
             neg_internal_[keep] = neg_internal_[a] + neg_internal_[b] + neg_cross;
             neg_internal_[drop] = 0.0;
             changed_[keep] = 1;
+            touched_[a] = touched_[b] = 1;
             return join_gain;
         }
         if (best > eps_) {
@@ -822,6 +833,7 @@ private:
                 alias_.push_back(b);
                 neg_internal_.push_back(0.0);
                 changed_.push_back(1);
+                touched_.push_back(1);
             }
             for (size_t i = 0; i < best_len; ++i) {
                 const node_t v = moves_[i];
@@ -833,6 +845,7 @@ private:
             neg_internal_[a] = best_neg_a;
             neg_internal_[b] = best_neg_b;
             changed_[a] = changed_[b] = 1;
+            touched_[a] = touched_[b] = 1;
             if (size_[a] == 0) alias_[a] = b;
             else if (size_[b] == 0) alias_[b] = a;
             return best;
@@ -848,45 +861,19 @@ private:
         }
     }
 
-    // After relabelling into connected components (ids 0..k-1, in label_),
-    // mark the components whose node set differs from every cluster of the
-    // previous iteration (last_). Returns whether any did.
-    bool mark_changed(int64_t k) {
-        const int64_t n = g_.num_nodes;
-        changed_.assign(k, 0);
-        std::vector<node_t>& first_old = stack_;   // reused scratch
-        first_old.assign(k, -1);
-        std::vector<int64_t> old_size, new_size(k, 0);
-        node_t max_old = 0;
-        for (int64_t v = 0; v < n; ++v) max_old = std::max(max_old, last_[v]);
-        old_size.assign((size_t)max_old + 1, 0);
-        for (int64_t v = 0; v < n; ++v) {
-            ++old_size[last_[v]];
-            const node_t c = label_[v];
-            ++new_size[c];
-            if (first_old[c] < 0) first_old[c] = last_[v];
-            else if (first_old[c] != last_[v]) changed_[c] = 1;
-        }
-        bool any = false;
-        for (int64_t c = 0; c < k; ++c) {
-            if (old_size[first_old[c]] != new_size[c]) changed_[c] = 1;
-            any = any || changed_[c];
-        }
-        return any;
-    }
-
     const Adjacency& g_;
     int64_t max_outer_;
     double eps_;
     double depth_fraction_;
     int64_t unimproved_slack_;
 
-    std::vector<node_t> label_, last_, comp_, stack_;
+    std::vector<node_t> label_, comp_, stack_;
     std::vector<std::vector<node_t>> members_;
     std::vector<int64_t> size_;
     std::vector<node_t> alias_;
     std::vector<double> neg_internal_;
-    std::vector<char> changed_;
+    std::vector<char> changed_;   // try this cluster's pairs and splits (this iteration)
+    std::vector<char> touched_;   // cluster modified in this iteration
     std::vector<uint64_t> pairs_;
 
     // Per-node state of the current two-cluster step, packed so that one
@@ -900,6 +887,8 @@ private:
     };
     std::vector<NodeState> node_;
     std::vector<uint32_t> seen_stamp_;
+    std::vector<uint64_t> fresh_;   // move during which a node's gain was computed
+    uint64_t move_count_ = 0;
     IndexedHeap heap_;
     std::vector<node_t> moves_;
     uint32_t run_ = 0, scan_ = 0;
