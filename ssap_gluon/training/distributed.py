@@ -19,7 +19,9 @@ alias before using it.
 """
 import argparse
 import os
+import subprocess
 import threading
+import types
 
 #: kvstore types that span processes
 DIST_KVSTORES = ("dist_sync", "dist_device_sync", "dist_async")
@@ -51,6 +53,49 @@ def _patch_thread_is_alive():
         threading.Thread.isAlive = threading.Thread.is_alive
 
 
+class _LocalJob:
+    """Tracks the processes the local launcher starts, so that one failing
+    worker stops the whole job (dmlc_tracker would otherwise wait forever for
+    the dead worker) and the launcher exits non-zero."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.procs = []
+        self.failures = []
+
+    def call(self, cmd, shell=False, env=None, executable=None, **kwargs):
+        proc = subprocess.Popen(cmd, shell=shell, env=env, executable=executable, **kwargs)
+        with self.lock:
+            self.procs.append(proc)
+            if self.failures:  # the job already failed: do not let this one run
+                proc.terminate()
+        rc = proc.wait()
+        if rc != 0:
+            with self.lock:
+                first = not self.failures
+                if first:
+                    self.failures.append((rc, cmd if isinstance(cmd, str) else " ".join(cmd)))
+                others = [p for p in self.procs if p is not proc]
+            if first:
+                for other in others:
+                    if other.poll() is None:
+                        other.terminate()
+        return rc
+
+    def check_call(self, cmd, **kwargs):
+        # (the scheduler) quiet when we stopped it because a worker had failed
+        self.call(cmd, **kwargs)
+        return 0
+
+    def module(self):
+        """A stand-in for the ``subprocess`` module of dmlc_tracker's local/tracker."""
+        shim = types.SimpleNamespace(**{k: getattr(subprocess, k) for k in dir(subprocess)
+                                        if not k.startswith("__")})
+        shim.call = self.call
+        shim.check_call = self.check_call
+        return shim
+
+
 def launch(num_workers, command, num_servers=None, launcher="local", hostfile=None,
            sync_dst_dir=None, env=(), host_ip=None):
     """Start a job with dmlc_tracker (blocks until it ends).
@@ -76,14 +121,24 @@ def launch(num_workers, command, num_servers=None, launcher="local", hostfile=No
         args += ["--host-file", hostfile]
     if sync_dst_dir:
         args += ["--sync-dst-dir", sync_dst_dir]
+    if host_ip is None and launcher == "local":
+        host_ip = "127.0.0.1"
     if host_ip:
         args += ["--host-ip", host_ip]
     for item in env:
         args += ["--env", item]
     args += list(command)
     parsed = opts.get_opts(args)
+    job = None
     if launcher == "local":
         from dmlc_tracker import local as backend
+        from dmlc_tracker import tracker
+
+        # keep every connection of a local job on the loopback interface
+        os.environ.setdefault("DMLC_NODE_HOST", "127.0.0.1")
+        os.environ.setdefault("DMLC_INTERFACE", "lo")
+        job = _LocalJob()
+        backend.subprocess = tracker.subprocess = job.module()
     elif launcher == "ssh":
         from dmlc_tracker import ssh as backend
     elif launcher == "mpi":
@@ -91,6 +146,10 @@ def launch(num_workers, command, num_servers=None, launcher="local", hostfile=No
     else:
         raise ValueError("unknown launcher %r (local, ssh or mpi)" % launcher)
     backend.submit(parsed)
+    if job is not None and job.failures:
+        rc, cmd = job.failures[0]
+        raise RuntimeError("distributed job failed: a process exited with status %d (%s); "
+                           "the others were stopped" % (rc, cmd))
 
 
 def build_arg_parser():

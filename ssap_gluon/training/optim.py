@@ -37,7 +37,6 @@ from ..config import ConfigError
 NO_WD_SUFFIXES = ("_bias", "_gamma", "_beta")
 
 
-@mx_optimizer.register
 class NadamPerStep(mx_optimizer.Nadam):
     """Textbook Nadam: the momentum schedule advances once per *step*.
 
@@ -77,6 +76,10 @@ class NadamPerStep(mx_optimizer.Nadam):
         t = self._index_update_count.get(index, self.begin_num_update) + 1
         self.m_schedule = self.schedule_product(t - 1)
         super().update(index, weight, grad, state)
+
+
+# mxnet's @register would file it under the class name ("nadamperstep").
+mx_optimizer.Optimizer.opt_registry["nadam_per_step"] = NadamPerStep
 
 
 def build_lr_scheduler(cfg):

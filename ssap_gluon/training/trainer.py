@@ -285,9 +285,22 @@ class SSAPTrainer:
                          " (removed %d older)" % len(pruned) if pruned else "")
         return path
 
+    def _average_running_stats(self):
+        """Give every device the mean of the devices' BN running statistics -- what
+        ``save_parameters`` writes -- so validation during training scores the
+        weights a checkpoint holds. (Training itself never reads them.)"""
+        if len(self.ctx) == 1:
+            return
+        for param in self.net.collect_params().values():
+            if param.grad_req == "null":
+                copies = param.list_data()
+                mean = mx.nd.add_n(*[c.as_in_context(self.ctx[0]) for c in copies])
+                param.set_data(mean / len(copies))
+
     def validate(self, iteration):
         from .validate import evaluate_semantic_miou
 
+        self._average_running_stats()
         out_dir = os.path.join(self.output_dir, "eval", "iter_%08d" % iteration)
         result = evaluate_semantic_miou(self.net, self.cfg, self.ctx[0], out_dir,
                                         split="val",
@@ -311,9 +324,11 @@ class SSAPTrainer:
         images_per_iter = self.worker_batch * self.num_workers
         self.logger.info(
             "training %s: iterations %d..%d, %d image(s)/iteration = %d worker(s) x %d "
-            "device(s) x %d, %d batches/epoch/worker, devices %s, kvstore %s",
+            "device(s) x %d; worker %d reads shard %d/%d: %d batches/epoch; devices %s, "
+            "kvstore %s",
             cfg.NAME, self.start_iter, self.max_iter, images_per_iter, self.num_workers,
-            len(self.ctx), self.per_device, self.batches_per_epoch,
+            len(self.ctx), self.per_device, self.rank, self.rank + 1, self.num_workers,
+            self.batches_per_epoch,
             ",".join(str(c) for c in self.ctx), cfg.TRAIN.KVSTORE)
         if self.start_iter >= self.max_iter:
             self.logger.info("nothing to do: the checkpoint is at iteration %d >= "
