@@ -135,35 +135,6 @@ inline int64_t label_components(const Adjacency& g, const Label* labels, node_t*
     return count;
 }
 
-// The same numbering as label_components, from the edge list alone (union-find),
-// for when no adjacency is built (GAEC only).
-template <typename Label>
-inline int64_t label_components_from_edges(int64_t n, int64_t m, const int64_t* edges,
-                                           const Label* labels, node_t* out) {
-    std::vector<node_t> parent(n);
-    for (int64_t v = 0; v < n; ++v) parent[v] = (node_t)v;
-    auto find = [&](node_t v) {
-        while (parent[v] != v) { parent[v] = parent[parent[v]]; v = parent[v]; }
-        return v;
-    };
-    for (int64_t e = 0; e < m; ++e) {
-        const int64_t u = edges[2 * e], v = edges[2 * e + 1];
-        if (labels[u] != labels[v]) continue;
-        node_t ru = find((node_t)u), rv = find((node_t)v);
-        if (ru == rv) continue;
-        if (ru < rv) std::swap(ru, rv);
-        parent[ru] = rv;   // the smaller node id stays the root
-    }
-    std::vector<node_t> number(n, -1);
-    int64_t count = 0;
-    for (int64_t v = 0; v < n; ++v) {
-        node_t& id = number[find((node_t)v)];
-        if (id < 0) id = (node_t)count++;
-        out[v] = id;
-    }
-    return count;
-}
-
 // ---------------------------------------------------------------------------
 // GAEC
 // ---------------------------------------------------------------------------
@@ -211,6 +182,24 @@ public:
             if (table.slots[i].key == key) return table.slots[i].edge;
             if (table.slots[i].key < 0) return -1;
         }
+    }
+    // The edge stored for key, or -1 after storing `edge` for it.
+    int32_t find_or_insert(node_t t, node_t key, int32_t edge) {
+        Table& table = tables_[t];
+        if (!table.slots || (table.size + 1) * 4 > (int64_t(1) << table.bits) * 3) {
+            const int32_t found = find(t, key);
+            if (found < 0) insert(t, key, edge);
+            return found;
+        }
+        const size_t mask = (size_t(1) << table.bits) - 1;
+        size_t i = home(key, table.bits);
+        for (;; i = (i + 1) & mask) {
+            if (table.slots[i].key == key) return table.slots[i].edge;
+            if (table.slots[i].key < 0) break;
+        }
+        table.slots[i] = Slot{key, edge};
+        ++table.size;
+        return -1;
     }
     // key must be absent
     void insert(node_t t, node_t key, int32_t edge) {
@@ -412,58 +401,42 @@ private:
 // Rules: only edges of (summed) cost > 0 are contracted, so an edge of cost
 // exactly 0 stays cut. Among edges of equal cost, the one whose two clusters
 // hold the fewest nodes together is contracted first, then the one created
-// first (edges are created in order of their smaller, then larger end): a
-// deterministic rule that grows tied regions evenly instead of in node order.
-inline void gaec(int64_t n, int64_t m, const int64_t* edges, const double* costs,
-                 const node_t* sup, int64_t num_super, std::vector<node_t>& root) {
+// first (edges are created in order of their smaller end node, then of input
+// order): a deterministic rule that grows tied regions evenly instead of in
+// node order.
+inline void gaec(const Adjacency& g, const node_t* sup, int64_t num_super,
+                 std::vector<node_t>& root) {
+    const int64_t n = g.num_nodes;
     std::vector<int32_t> cluster_size(num_super, 0);
     for (int64_t v = 0; v < n; ++v) ++cluster_size[sup[v]];
-    // Edges between supernodes, bucketed by their smaller end (counting
-    // sort): inserting them in this order touches the tables of nearby
-    // nodes together, which is much kinder to the cache than input order.
-    std::vector<int64_t> degree(num_super, 0), bucket(num_super + 1, 0);
-    for (int64_t e = 0; e < m; ++e) {
-        const node_t a = sup[edges[2 * e]], b = sup[edges[2 * e + 1]];
-        if (a == b) continue;
-        ++degree[a];
-        ++degree[b];
-        ++bucket[std::min(a, b) + 1];
-    }
-    for (int64_t s = 0; s < num_super; ++s) bucket[s + 1] += bucket[s];
-    Buffer<node_t> other(bucket[num_super]);
-    Buffer<double> other_cost(bucket[num_super]);
-    {
-        std::vector<int64_t> fill(bucket.begin(), bucket.end() - 1);
-        for (int64_t e = 0; e < m; ++e) {
-            const node_t a = sup[edges[2 * e]], b = sup[edges[2 * e + 1]];
-            if (a == b) continue;
-            const int64_t at = fill[std::min(a, b)]++;
-            other[at] = std::max(a, b);
-            other_cost[at] = costs[e];
-        }
-    }
+    std::vector<int64_t> degree(num_super, 0);
+    int64_t num_entries = 0;
+    for (int64_t v = 0; v < n; ++v)
+        for (int64_t j = g.start[v]; j < g.start[v + 1]; ++j)
+            if (sup[g.nbr[j]] != sup[v]) { ++degree[sup[v]]; ++num_entries; }
     NeighbourTables adj(degree);
     std::vector<int64_t>().swap(degree);
     std::vector<node_t> eu, ev;
     std::vector<double> weight;
-    eu.reserve(other.size()); ev.reserve(other.size()); weight.reserve(other.size());
-    for (node_t a = 0; a < num_super; ++a) {
-        for (int64_t k = bucket[a]; k < bucket[a + 1]; ++k) {
-            const node_t b = other[k];
-            const int32_t found = adj.find(a, b);
+    eu.reserve(num_entries / 2); ev.reserve(num_entries / 2); weight.reserve(num_entries / 2);
+    // Every undirected edge once (from its smaller end, in node order, which
+    // touches the tables of nearby nodes together); parallel edges add up.
+    for (int64_t v = 0; v < n; ++v) {
+        const node_t a = sup[v];
+        for (int64_t j = g.start[v]; j < g.start[v + 1]; ++j) {
+            const node_t w = g.nbr[j];
+            const node_t b = sup[w];
+            if (w < v || a == b) continue;
+            const int32_t id = (int32_t)eu.size();
+            const int32_t found = adj.find_or_insert(a, b, id);
             if (found >= 0) {
-                weight[found] += other_cost[k];   // parallel edges add up
+                weight[found] += g.cost[j];
             } else {
-                const int32_t id = (int32_t)eu.size();
-                eu.push_back(a); ev.push_back(b); weight.push_back(other_cost[k]);
-                adj.insert(a, b, id);
+                eu.push_back(a); ev.push_back(b); weight.push_back(g.cost[j]);
                 adj.insert(b, a, id);
             }
         }
     }
-    other.reset();
-    other_cost.reset();
-    std::vector<int64_t>().swap(bucket);
     const int64_t num_edges = (int64_t)eu.size();
     // the heap holds exactly the live edges of positive weight
     IndexedHeap heap;
@@ -539,7 +512,7 @@ public:
         label_.resize(n);
         node_.assign(n, NodeState());
         seen_stamp_.assign(n, 0);
-        fresh_.assign(n, 0);
+        own_cost_.assign(n, 0.0);
         heap_.resize(n);
     }
 
@@ -554,7 +527,6 @@ public:
             ++iterations;
             build_clusters(k);
             double decrease = 0.0;
-            collect_adjacent_pairs();
             for (const uint64_t key : pairs_) {
                 const node_t a = find((node_t)(key >> 32)), b = find((node_t)(key & 0xffffffffu));
                 if (a == b || size_[a] == 0 || size_[b] == 0) continue;
@@ -608,24 +580,31 @@ private:
             members_[label_[v]].push_back((node_t)v);
             ++size_[label_[v]];
         }
-        for (int64_t v = 0; v < n; ++v)
-            for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
-                const node_t w = g_.nbr[j];
-                if (w > v && label_[w] == label_[v] && g_.cost[j] < 0.0)
-                    neg_internal_[label_[v]] += g_.cost[j];
-            }
         changed_.resize(k, 1);
         touched_.assign(k, 0);
-    }
-
-    void collect_adjacent_pairs() {
-        const int64_t n = g_.num_nodes;
+        // one pass over the edges: every node's cost inside its cluster
+        // (recomputed each iteration, so rounding never accumulates), the
+        // negative cost inside each cluster, and the pairs of adjacent
+        // clusters (sorted, unique)
         pairs_.clear();
+        std::fill(own_cost_.begin(), own_cost_.end(), 0.0);
         for (int64_t v = 0; v < n; ++v) {
-            const uint64_t lv = (uint32_t)label_[v];
+            const node_t lv = label_[v];
+            uint64_t last = ~uint64_t(0);
             for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
-                const uint64_t lw = (uint32_t)label_[g_.nbr[j]];
-                if (lv < lw) pairs_.push_back((lv << 32) | lw);
+                const node_t w = g_.nbr[j];
+                if (w < v) continue;
+                const node_t lw = label_[w];
+                if (lw == lv) {
+                    own_cost_[v] += g_.cost[j];
+                    own_cost_[w] += g_.cost[j];
+                    if (g_.cost[j] < 0.0) neg_internal_[lv] += g_.cost[j];
+                } else {
+                    const uint64_t key = lv < lw ? (uint64_t(lv) << 32) | uint32_t(lw)
+                                                 : (uint64_t(lw) << 32) | uint32_t(lv);
+                    if (key != last) pairs_.push_back(key);
+                    last = key;
+                }
             }
         }
         std::sort(pairs_.begin(), pairs_.end());
@@ -654,23 +633,6 @@ private:
         list.resize(out);
     }
 
-    // Gain of moving v to the other side of (a, b), from scratch.
-    void init_vertex(node_t v, node_t a, node_t b) {
-        const node_t own = label_[v];
-        const node_t other = (own == a) ? b : a;
-        double d = 0.0;
-        int32_t r = 0;
-        for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
-            const node_t l = label_[g_.nbr[j]];
-            if (l == own) d -= g_.cost[j];
-            else if (l == other) { d += g_.cost[j]; ++r; }
-        }
-        NodeState& state = node_[v];
-        state.diff = d;
-        state.ref = r;
-        state.stamp = 2 * run_;
-    }
-
     // A node may be moved while it has a neighbour on the other side
     // (andres' "border"). The heap is updated lazily: a raised gain is
     // pushed at once, a lowered gain or a lost neighbour only when the node
@@ -692,11 +654,24 @@ private:
         return -1;
     }
 
+    // The gain of a node whose neighbours all lie in its own cluster or in
+    // neither of the two: minus its internal cost (kept in own_cost_), so no
+    // scan of its neighbourhood is needed.
+    void start_gain(node_t v, uint32_t inited) {
+        NodeState& state = node_[v];
+        state.diff = -own_cost_[v];
+        state.ref = 0;
+        state.stamp = inited;
+    }
+
     // One two-cluster KL step between clusters a and b (b < 0: a new, empty
     // cluster). Applies the best of {join, best move prefix, nothing} and
     // returns the energy decrease (0 if nothing was applied).
     double two_cut(node_t a, node_t b) {
-        ++run_;
+        if (++run_ >= 0x7ffffff0u) {   // keep 2 * run_ + 1 inside 32 bits
+            for (NodeState& state : node_) state.stamp = 0;
+            run_ = 1;
+        }
         const uint32_t inited = 2 * run_, moved = 2 * run_ + 1;
         heap_.clear();
         moves_.clear();
@@ -708,25 +683,28 @@ private:
             const node_t s = (size_[a] <= size_[b]) ? a : b;
             const node_t t = (s == a) ? b : a;
             compact(s);
-            // Only the smaller cluster is scanned; nodes of the larger one get
-            // their gain computed when they first touch the boundary.
+            // Only the smaller cluster is scanned: a node of the larger one
+            // starts from minus its internal cost and collects the edges to
+            // the smaller one here, or when a move first reaches it.
+            border_.clear();
             for (const node_t v : members_[s]) {
-                double d = 0.0;
+                double d = -own_cost_[v];
                 int32_t r = 0;
                 for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
                     const node_t w = g_.nbr[j];
-                    const node_t l = label_[w];
+                    if (label_[w] != t) continue;
                     const double c = g_.cost[j];
-                    if (l == s) d -= c;
-                    else if (l == t) {
-                        d += c; ++r;
-                        join_gain += c;
-                        if (c < 0.0) neg_cross += c;
-                        if (node_[w].stamp < inited) {
-                            init_vertex(w, a, b);
-                            gain_raised(w);
-                        }
+                    d += c;
+                    ++r;
+                    join_gain += c;
+                    if (c < 0.0) neg_cross += c;
+                    NodeState& other = node_[w];
+                    if (other.stamp < inited) {
+                        start_gain(w, inited);
+                        border_.push_back(w);
                     }
+                    other.diff += c;
+                    ++other.ref;
                 }
                 NodeState& state = node_[v];
                 state.diff = d;
@@ -734,11 +712,12 @@ private:
                 state.stamp = inited;
                 gain_raised(v);
             }
+            for (const node_t w : border_) gain_raised(w);
         } else {
             compact(a);
             double best_first = -std::numeric_limits<double>::infinity();
             for (const node_t v : members_[a]) {
-                init_vertex(v, a, b);
+                start_gain(v, inited);
                 if (node_[v].diff > best_first) { best_first = node_[v].diff; first = v; }
             }
         }
@@ -764,7 +743,6 @@ private:
             const node_t to = (from == a) ? b : a;
             label_[v] = to;
             node_[v].stamp = moved;
-            ++move_count_;
             for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
                 const node_t w = g_.nbr[j];
                 const node_t l = label_[w];
@@ -776,13 +754,9 @@ private:
                 }
                 NodeState& state = node_[w];
                 if (state.stamp == moved) continue;
-                if (state.stamp < inited) {
-                    init_vertex(w, a, b);   // sees v on its new side already ...
-                    fresh_[w] = move_count_;
-                    gain_raised(w);
-                } else if (fresh_[w] == move_count_) {
-                    continue;               // ... so a parallel edge to w is counted
-                } else if (l == to) {   // the edge to w is no longer cut
+                // first reached: no neighbour of w was on the other side yet
+                if (state.stamp < inited) start_gain(w, inited);
+                if (l == to) {          // the edge to w is no longer cut
                     state.diff -= 2.0 * c;
                     --state.ref;
                     if (c > 0.0) gain_lowered(w); else gain_raised(w);
@@ -805,12 +779,18 @@ private:
             }
             if (cumulative <= neg_sum) break;
         }
+        undo_moves(0, a, b);
 
         if (!new_set && join_gain > best && join_gain > eps_) {
-            undo_moves(0, a, b);
             node_t keep = a, drop = b;
             if (size_[keep] < size_[drop]) std::swap(keep, drop);
             compact(drop);
+            for (const node_t v : members_[drop])   // the joined edges become internal
+                for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j)
+                    if (label_[g_.nbr[j]] == keep) {
+                        own_cost_[v] += g_.cost[j];
+                        own_cost_[g_.nbr[j]] += g_.cost[j];
+                    }
             for (const node_t v : members_[drop]) {
                 label_[v] = keep;
                 members_[keep].push_back(v);
@@ -826,7 +806,6 @@ private:
             return join_gain;
         }
         if (best > eps_) {
-            undo_moves(best_len, a, b);
             if (new_set) {
                 members_.emplace_back();
                 size_.push_back(0);
@@ -835,12 +814,22 @@ private:
                 changed_.push_back(1);
                 touched_.push_back(1);
             }
+            // replay the best prefix, keeping every node's internal cost exact
             for (size_t i = 0; i < best_len; ++i) {
                 const node_t v = moves_[i];
-                const node_t to = label_[v];
+                const node_t from = label_[v];
+                const node_t to = (from == a) ? b : a;
+                for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
+                    const node_t w = g_.nbr[j];
+                    const node_t l = label_[w];
+                    const double c = g_.cost[j];
+                    if (l == from) { own_cost_[v] -= c; own_cost_[w] -= c; }
+                    else if (l == to) { own_cost_[v] += c; own_cost_[w] += c; }
+                }
+                label_[v] = to;
                 members_[to].push_back(v);
                 ++size_[to];
-                --size_[to == a ? b : a];
+                --size_[from];
             }
             neg_internal_[a] = best_neg_a;
             neg_internal_[b] = best_neg_b;
@@ -850,7 +839,6 @@ private:
             else if (size_[b] == 0) alias_[b] = a;
             return best;
         }
-        undo_moves(0, a, b);
         return 0.0;
     }
 
@@ -878,8 +866,8 @@ private:
 
     // Per-node state of the current two-cluster step, packed so that one
     // cache line serves a node: gain of moving it to the other side, number
-    // of its neighbours on the other side, and stamp (>= 2 * run_: gain valid
-    // in this step; == 2 * run_ + 1: already moved in this step).
+    // of its neighbours on the other side, and stamp (2 * run_: gain valid in
+    // this step; 2 * run_ + 1: already moved in this step).
     struct NodeState {
         double diff = 0.0;
         int32_t ref = 0;
@@ -887,8 +875,8 @@ private:
     };
     std::vector<NodeState> node_;
     std::vector<uint32_t> seen_stamp_;
-    std::vector<uint64_t> fresh_;   // move during which a node's gain was computed
-    uint64_t move_count_ = 0;
+    std::vector<double> own_cost_;   // per node: summed cost of its edges inside its cluster
+    std::vector<node_t> border_;
     IndexedHeap heap_;
     std::vector<node_t> moves_;
     uint32_t run_ = 0, scan_ = 0;
@@ -905,10 +893,12 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
                   int64_t* out_labels, SolveStats* stats) {
     stats->kl_outer_iterations = 0;
     stats->kl_rolled_back = 0;
-    std::vector<node_t> start(n);
+    Adjacency g;
+    g.build(n, m, edges, costs);
+    std::vector<node_t> start(n), stack;
     int64_t k;
     if (initial_labels) {
-        k = label_components_from_edges(n, m, edges, initial_labels, start.data());
+        k = label_components(g, initial_labels, start.data(), stack);
     } else {
         for (int64_t v = 0; v < n; ++v) start[v] = (node_t)v;
         k = n;
@@ -918,7 +908,7 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
     std::vector<node_t> labels(n);
     if (mode == MODE_GAEC || mode == MODE_GAEC_KL) {
         std::vector<node_t> root;
-        gaec(n, m, edges, costs, start.data(), k, root);
+        gaec(g, start.data(), k, root);
         // number clusters by their smallest node
         std::vector<node_t> number(k, -1);
         k = 0;
@@ -934,8 +924,6 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
     double energy = stats->gaec_energy;
 
     if (mode == MODE_GAEC_KL || mode == MODE_KL) {
-        Adjacency g;   // built after GAEC has released its memory
-        g.build(n, m, edges, costs);
         std::vector<node_t> improved(labels);
         KernighanLin kl(g, kl_outer_iterations, kl_epsilon, kl_depth_fraction,
                         kl_unimproved_slack);
