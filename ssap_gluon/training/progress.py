@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class TqdmHandler(logging.Handler):
         from tqdm import tqdm
 
         try:
-            tqdm.write(self.format(record))
+            tqdm.write(self.format(record), file=sys.stderr)
         except Exception:  # noqa: BLE001 - logging must never break training
             self.handleError(record)
 
