@@ -519,8 +519,16 @@ public:
     // Improves the partition `labels` in place; the result has connected
     // clusters numbered 0..K-1 by their smallest node. Returns the number of
     // outer iterations run.
-    int64_t run(node_t* labels) {
-        int64_t k = label_components(g_, labels, label_.data(), stack_);
+    // `connected`: the clusters of `labels` are known to be connected and
+    // numbered 0..K-1 (GAEC's output), so the initial split can be skipped.
+    int64_t run(node_t* labels, bool connected) {
+        int64_t k;
+        if (connected) {
+            std::copy(labels, labels + g_.num_nodes, label_.begin());
+            k = g_.num_nodes ? 1 + *std::max_element(labels, labels + g_.num_nodes) : 0;
+        } else {
+            k = label_components(g_, labels, label_.data(), stack_);
+        }
         changed_.assign(k, 1);
         int64_t iterations = 0;
         for (; iterations < max_outer_; ) {
@@ -549,24 +557,68 @@ public:
                 }
             }
             if (decrease == 0.0) break;
-            // Split clusters into connected parts and renumber. A part is
-            // revisited next iteration if its cluster was modified at any
-            // time in this one: andres' test "differs from the previous
-            // iteration" misses a cluster that changed and changed back after
-            // some of its pairs were tried, leaving moves and joins untried.
-            k = label_components(g_, label_.data(), comp_.data(), stack_);
-            changed_.assign(k, 0);
-            for (int64_t v = 0; v < g_.num_nodes; ++v)
-                if (touched_[label_[v]]) changed_[comp_[v]] = 1;
-            std::copy(comp_.begin(), comp_.end(), label_.begin());
+            k = split_and_renumber();
         }
         k = label_components(g_, label_.data(), labels, stack_);
         return iterations;
     }
 
 private:
+    // End of an outer iteration: split every modified cluster into its
+    // connected parts (moves can disconnect a cluster; the other clusters
+    // are still connected) and renumber the clusters 0..k-1. Only the parts
+    // of modified clusters are revisited next iteration: andres' test
+    // "differs from the previous iteration" misses a cluster that changed and
+    // changed back after some of its pairs were tried, leaving moves and joins
+    // untried. Returns k.
+    int64_t split_and_renumber() {
+        const int64_t old_count = (int64_t)size_.size();
+        std::vector<node_t>& number = comp_;   // old (or split-off) id -> new id
+        number.assign(old_count, -1);
+        std::vector<char> next_changed;
+        int64_t k = 0;
+        for (int64_t c = 0; c < old_count; ++c) {
+            if (alias_[c] != c || size_[c] == 0) continue;
+            if (!touched_[c]) {
+                number[c] = (node_t)k++;
+                next_changed.push_back(0);
+                continue;
+            }
+            // breadth-first search inside cluster c; every part but the first
+            // gets a provisional id old_count + j
+            compact((node_t)c);
+            ++scan_;
+            bool first_part = true;
+            for (const node_t root : members_[c]) {
+                if (seen_stamp_[root] == scan_) continue;
+                node_t id;
+                if (first_part) { id = (node_t)c; first_part = false; }
+                else { id = (node_t)number.size(); number.push_back(-1); }
+                number[id] = (node_t)k++;
+                next_changed.push_back(1);
+                seen_stamp_[root] = scan_;
+                stack_.assign(1, root);
+                while (!stack_.empty()) {
+                    const node_t v = stack_.back();
+                    stack_.pop_back();
+                    label_[v] = id;
+                    for (int64_t j = g_.start[v]; j < g_.start[v + 1]; ++j) {
+                        const node_t w = g_.nbr[j];
+                        if (seen_stamp_[w] != scan_ && label_[w] == c) {
+                            seen_stamp_[w] = scan_;
+                            stack_.push_back(w);
+                        }
+                    }
+                }
+            }
+        }
+        for (int64_t v = 0; v < g_.num_nodes; ++v) label_[v] = number[label_[v]];
+        changed_.assign(next_changed.begin(), next_changed.end());
+        return k;
+    }
+
     // Cluster bookkeeping rebuilt at the start of each outer iteration from
-    // the connected relabelling label_ (ids 0..k-1).
+    // label_ (connected clusters, ids 0..k-1).
     void build_clusters(int64_t k) {
         const int64_t n = g_.num_nodes;
         comp_.resize(n);
@@ -927,7 +979,7 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
         std::vector<node_t> improved(labels);
         KernighanLin kl(g, kl_outer_iterations, kl_epsilon, kl_depth_fraction,
                         kl_unimproved_slack);
-        stats->kl_outer_iterations = kl.run(improved.data());
+        stats->kl_outer_iterations = kl.run(improved.data(), mode == MODE_GAEC_KL);
         const double kl_energy = partition_energy(m, edges, costs, improved.data());
         // Every applied KL step lowers the energy by more than epsilon; this
         // guard only protects the promise against floating-point drift.
