@@ -176,6 +176,14 @@ _C.TEST.CASCADE_INIT_STRIDE = 16
 _C.TEST.AFFINITY_STRIDES = [4, 8, 16, 32, 64]
 # "gaec" or "gaec+kl" (OPEN 11).
 _C.TEST.MULTICUT_SOLVER = "gaec+kl"
+# Kernighan-Lin settings (docs/MULTICUT.md): outer iterations and epsilon as
+# bjoern-andres/graph; a move sequence stops at DEPTH_FRACTION x andres' depth
+# bound (1.0 = andres) or after UNIMPROVED_SLACK + min cluster size moves
+# without a new best prefix (-1 = no such limit, andres' rule alone).
+_C.TEST.MULTICUT_KL_OUTER_ITERATIONS = 100
+_C.TEST.MULTICUT_KL_EPSILON = 1e-6
+_C.TEST.MULTICUT_KL_DEPTH_FRACTION = 1.0
+_C.TEST.MULTICUT_KL_UNIMPROVED_SLACK = 1000
 # Clip affinities to [eps, 1-eps] before the logit of Eq. 3 (OPEN 10).
 _C.TEST.AFFINITY_EPS = 0.001
 # Segmentation refinement (Eq. 6-8, OPEN 18).
