@@ -10,7 +10,11 @@ import threading
 import numpy as np
 import pytest
 
-from ssap_gluon.partition import GraphInputError, contract_graph, multicut, multicut_energy
+from ssap_gluon.config.defaults import get_default_config
+from ssap_gluon.partition import (GraphInputError, contract_graph, multicut, multicut_energy,
+                                  multicut_options)
+from ssap_gluon.partition.multicut import (KL_DEPTH_FRACTION, KL_EPSILON, KL_OUTER_ITERATIONS,
+                                           KL_UNIMPROVED_SLACK)
 from ssap_gluon.partition.synthetic import forward_offsets, grid_edges, pixel_multicut_problem
 
 SOLVERS = ("gaec", "gaec+kl", "kl")
@@ -142,6 +146,22 @@ def test_labels_are_numbered_by_smallest_node():
     edges = np.array([[3, 4], [0, 2], [4, 1]])
     labels = multicut(5, edges, [1.0, 1.0, 1.0])
     assert labels.tolist() == [0, 1, 0, 1, 1]
+
+
+def test_config_defaults_are_the_function_defaults():
+    cfg = get_default_config()
+    assert multicut_options(cfg) == {
+        "solver": "gaec+kl", "kl_outer_iterations": KL_OUTER_ITERATIONS,
+        "kl_epsilon": KL_EPSILON, "kl_depth_fraction": KL_DEPTH_FRACTION,
+        "kl_unimproved_slack": KL_UNIMPROVED_SLACK}
+    assert (KL_OUTER_ITERATIONS, KL_EPSILON) == (100, 1e-6)      # andres/graph's defaults
+    cfg.TEST.MULTICUT_KL_UNIMPROVED_SLACK = -1
+    cfg.TEST.MULTICUT_SOLVER = "gaec"
+    options = multicut_options(cfg)
+    assert options["kl_unimproved_slack"] is None and options["solver"] == "gaec"
+    num_nodes, edges, costs, _ = pixel_multicut_problem(12, 16, seed=1)
+    assert np.array_equal(multicut(num_nodes, edges, costs, **options),
+                          multicut(num_nodes, edges, costs, solver="gaec"))
 
 
 def test_info_reports_energies_and_iterations():

@@ -10,7 +10,7 @@ import numpy as np
 
 from .checks import GraphInputError, check_costs, check_edges, check_labels, check_num_nodes
 
-__all__ = ["multicut", "multicut_energy", "SOLVERS", "KL_OUTER_ITERATIONS", "KL_EPSILON",
+__all__ = ["multicut", "multicut_energy", "multicut_options", "SOLVERS", "KL_OUTER_ITERATIONS", "KL_EPSILON",
            "KL_DEPTH_FRACTION", "KL_UNIMPROVED_SLACK"]
 
 # "gaec": greedy additive edge contraction only; "gaec+kl": GAEC then
@@ -135,3 +135,18 @@ def multicut_energy(edges, costs, labels):
     costs = check_costs(costs, edges)
     cut = labels[edges[:, 0]] != labels[edges[:, 1]]
     return float(np.sum(costs[cut]))
+
+
+def multicut_options(cfg):
+    """The keyword arguments of :func:`multicut` set by a config's
+    ``TEST.MULTICUT_*`` keys, e.g. ``multicut(n, edges, costs, **multicut_options(cfg))``.
+    ``TEST.MULTICUT_KL_UNIMPROVED_SLACK = -1`` stands for ``None`` (no limit)."""
+    test = cfg.TEST
+    slack = int(test.MULTICUT_KL_UNIMPROVED_SLACK)
+    return {
+        "solver": test.MULTICUT_SOLVER,
+        "kl_outer_iterations": int(test.MULTICUT_KL_OUTER_ITERATIONS),
+        "kl_epsilon": float(test.MULTICUT_KL_EPSILON),
+        "kl_depth_fraction": float(test.MULTICUT_KL_DEPTH_FRACTION),
+        "kl_unimproved_slack": None if slack < 0 else slack,
+    }
