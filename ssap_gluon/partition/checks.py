@@ -48,8 +48,8 @@ def check_edges(edges, num_nodes, name="edges"):
     if array.shape[0] > MAX_INDEX:
         raise GraphInputError("%s has %d rows; at most %d are supported"
                               % (name, array.shape[0], MAX_INDEX))
-    bad = (array < 0) | (array >= num_nodes)
-    if bad.any():
+    if array.size and (array.min() < 0 or array.max() >= num_nodes):
+        bad = (array < 0) | (array >= num_nodes)
         row = int(np.flatnonzero(bad.any(axis=1))[0])
         raise GraphInputError(
             "%s[%d] = (%d, %d) has an endpoint outside [0, num_nodes) = [0, %d)"
