@@ -416,9 +416,10 @@ inline void gaec(const Adjacency& g, const node_t* sup, int64_t num_super,
             if (sup[g.nbr[j]] != sup[v]) { ++degree[sup[v]]; ++num_entries; }
     NeighbourTables adj(degree);
     std::vector<int64_t>().swap(degree);
-    std::vector<node_t> eu, ev;
-    std::vector<double> weight;
-    eu.reserve(num_entries / 2); ev.reserve(num_entries / 2); weight.reserve(num_entries / 2);
+    // edge e joins clusters eu[e] and ev[e] with the summed cost weight[e]
+    Buffer<node_t> eu(num_entries / 2 + 1), ev(num_entries / 2 + 1);
+    Buffer<double> weight(num_entries / 2 + 1);
+    int32_t num_edges = 0;
     // Every undirected edge once (from its smaller end, in node order, which
     // touches the tables of nearby nodes together); parallel edges add up.
     for (int64_t v = 0; v < n; ++v) {
@@ -427,17 +428,17 @@ inline void gaec(const Adjacency& g, const node_t* sup, int64_t num_super,
             const node_t w = g.nbr[j];
             const node_t b = sup[w];
             if (w < v || a == b) continue;
-            const int32_t id = (int32_t)eu.size();
-            const int32_t found = adj.find_or_insert(a, b, id);
+            const int32_t found = adj.find_or_insert(a, b, num_edges);
             if (found >= 0) {
                 weight[found] += g.cost[j];
             } else {
-                eu.push_back(a); ev.push_back(b); weight.push_back(g.cost[j]);
-                adj.insert(b, a, id);
+                eu[num_edges] = a;
+                ev[num_edges] = b;
+                weight[num_edges] = g.cost[j];
+                adj.insert(b, a, num_edges++);
             }
         }
     }
-    const int64_t num_edges = (int64_t)eu.size();
     // the heap holds exactly the live edges of positive weight
     IndexedHeap heap;
     heap.resize(num_edges);
