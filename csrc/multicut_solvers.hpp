@@ -439,18 +439,51 @@ inline void gaec(const Adjacency& g, const node_t* sup, int64_t num_super,
             }
         }
     }
-    // the heap holds exactly the live edges of positive weight
+    // Candidate edges: every live edge of positive weight. Those of weight
+    // >= threshold are in the heap, the others wait in `waiting` (which may
+    // also hold dead, non-positive or duplicate ids; they are dropped when
+    // met). Most edges die as parallel edges of a contraction before they
+    // could be the heaviest, so keeping only the heaviest tier in the heap
+    // keeps it small and spares the removal of most dead edges.
     IndexedHeap heap;
     heap.resize(num_edges);
+    std::vector<char> dead(num_edges, 0);
+    std::vector<int32_t> waiting;
+    waiting.reserve(num_edges);
     for (int32_t e = 0; e < num_edges; ++e)
-        if (weight[e] > 0.0)
-            heap.append_unordered(e, weight[e], cluster_size[eu[e]] + cluster_size[ev[e]]);
-    heap.heapify();
+        if (weight[e] > 0.0) waiting.push_back(e);
+    double threshold = std::numeric_limits<double>::infinity();
+    // Lower the threshold so that (about) the heaviest quarter of the waiting
+    // edges joins the heap; false once no edge waits.
+    auto refill = [&]() {
+        size_t out = 0;
+        for (const int32_t e : waiting)
+            if (!dead[e] && weight[e] > 0.0 && !heap.contains(e)) waiting[out++] = e;
+        waiting.resize(out);
+        if (waiting.empty()) {
+            threshold = -std::numeric_limits<double>::infinity();
+            return false;
+        }
+        const size_t chunk = std::min(waiting.size(), std::max<size_t>(4096, waiting.size() / 4));
+        auto heavier = [&](int32_t x, int32_t y) { return weight[x] > weight[y]; };
+        std::nth_element(waiting.begin(), waiting.begin() + (chunk - 1), waiting.end(), heavier);
+        threshold = weight[waiting[chunk - 1]];
+        // every edge of weight >= threshold goes in, so equal weights stay together
+        const auto rest = std::partition(waiting.begin(), waiting.end(),
+                                         [&](int32_t e) { return weight[e] >= threshold; });
+        for (auto it = waiting.begin(); it != rest; ++it)
+            heap.set(*it, weight[*it], cluster_size[eu[*it]] + cluster_size[ev[*it]]);
+        waiting.erase(waiting.begin(), rest);
+        return true;
+    };
 
     root.resize(num_super);
     for (int64_t s = 0; s < num_super; ++s) root[s] = (node_t)s;
 
-    while (!heap.empty()) {
+    for (;;) {
+        // the heap's top is the heaviest edge once it is >= threshold
+        while ((heap.empty() || heap.top().key < threshold) && refill()) {}
+        if (heap.empty()) break;
         const IndexedHeap::Entry top = heap.top();
         const int32_t e = top.item;
         const int32_t tie = cluster_size[eu[e]] + cluster_size[ev[e]];
@@ -461,6 +494,7 @@ inline void gaec(const Adjacency& g, const node_t* sup, int64_t num_super,
             continue;
         }
         heap.pop();
+        dead[e] = 1;
         node_t keep = eu[e], drop = ev[e];
         if (adj.size(keep) < adj.size(drop)) std::swap(keep, drop);
         root[drop] = keep;
@@ -474,10 +508,13 @@ inline void gaec(const Adjacency& g, const node_t* sup, int64_t num_super,
             const int32_t g = adj.find(keep, x);
             if (g >= 0) {
                 // parallel edges (keep, x) and (drop, x) become one
+                dead[f] = 1;
                 heap.remove(f);
                 weight[g] += weight[f];
-                if (weight[g] > 0.0) heap.set(g, weight[g], cluster_size[keep] + cluster_size[x]);
-                else heap.remove(g);
+                if (weight[g] <= 0.0) heap.remove(g);
+                else if (heap.contains(g) || weight[g] >= threshold)
+                    heap.set(g, weight[g], cluster_size[keep] + cluster_size[x]);
+                else waiting.push_back(g);
             } else {
                 // re-point the edge (drop, x) to (keep, x); its weight and
                 // heap entry stay valid
@@ -785,9 +822,7 @@ private:
             ? std::numeric_limits<int64_t>::max()
             : unimproved_slack_ + (new_set ? 0 : std::min(size_[a], size_[b]));
         int64_t unimproved = 0;
-        double neg_a = neg_internal_[a], neg_b = new_set ? 0.0 : neg_internal_[b];
-        double best = -std::numeric_limits<double>::infinity(), best_neg_a = neg_a,
-               best_neg_b = neg_b, cumulative = 0.0;
+        double best = -std::numeric_limits<double>::infinity(), cumulative = 0.0;
         size_t best_len = 0;
         for (;;) {
             const node_t v = (new_set && moves_.empty()) ? first : next_move();
@@ -801,10 +836,6 @@ private:
                 const node_t l = label_[w];
                 if (l != a && l != b) continue;
                 const double c = g_.cost[j];
-                if (c < 0.0) {  // track the clusters' internal negative cost
-                    if (l == from) (from == a ? neg_a : neg_b) -= c;
-                    else (to == a ? neg_a : neg_b) += c;
-                }
                 NodeState& state = node_[w];
                 if (state.stamp == moved) continue;
                 // first reached: no neighbour of w was on the other side yet
@@ -824,8 +855,6 @@ private:
             if (cumulative > best) {
                 best = cumulative;
                 best_len = moves_.size();
-                best_neg_a = neg_a;
-                best_neg_b = neg_b;
                 unimproved = 0;
             } else if (++unimproved > max_unimproved) {
                 break;
@@ -867,7 +896,8 @@ private:
                 changed_.push_back(1);
                 touched_.push_back(1);
             }
-            // replay the best prefix, keeping every node's internal cost exact
+            // replay the best prefix, keeping every node's internal cost and
+            // the clusters' negative internal cost exact
             for (size_t i = 0; i < best_len; ++i) {
                 const node_t v = moves_[i];
                 const node_t from = label_[v];
@@ -876,16 +906,21 @@ private:
                     const node_t w = g_.nbr[j];
                     const node_t l = label_[w];
                     const double c = g_.cost[j];
-                    if (l == from) { own_cost_[v] -= c; own_cost_[w] -= c; }
-                    else if (l == to) { own_cost_[v] += c; own_cost_[w] += c; }
+                    if (l == from) {
+                        own_cost_[v] -= c;
+                        own_cost_[w] -= c;
+                        if (c < 0.0) neg_internal_[from] -= c;
+                    } else if (l == to) {
+                        own_cost_[v] += c;
+                        own_cost_[w] += c;
+                        if (c < 0.0) neg_internal_[to] += c;
+                    }
                 }
                 label_[v] = to;
                 members_[to].push_back(v);
                 ++size_[to];
                 --size_[from];
             }
-            neg_internal_[a] = best_neg_a;
-            neg_internal_[b] = best_neg_b;
             changed_[a] = changed_[b] = 1;
             touched_[a] = touched_[b] = 1;
             if (size_[a] == 0) alias_[a] = b;
