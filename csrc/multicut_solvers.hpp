@@ -94,12 +94,19 @@ struct Adjacency {
     }
 };
 
+// Sum of the costs of the cut edges, walking the adjacency in node order
+// (far fewer cache misses than the input edge order); each edge is counted
+// from its smaller end, self-loops never.
 template <typename Label>
-inline double partition_energy(int64_t m, const int64_t* edges, const double* costs,
-                               const Label* labels) {
+inline double partition_energy(const Adjacency& g, const Label* labels) {
     double energy = 0.0;
-    for (int64_t e = 0; e < m; ++e)
-        if (labels[edges[2 * e]] != labels[edges[2 * e + 1]]) energy += costs[e];
+    for (int64_t v = 0; v < g.num_nodes; ++v) {
+        const Label lv = labels[v];
+        for (int64_t j = g.start[v]; j < g.start[v + 1]; ++j) {
+            const node_t w = g.nbr[j];
+            if (w > v && labels[w] != lv) energy += g.cost[j];
+        }
+    }
     return energy;
 }
 
@@ -991,7 +998,7 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
         for (int64_t v = 0; v < n; ++v) start[v] = (node_t)v;
         k = n;
     }
-    stats->start_energy = partition_energy(m, edges, costs, start.data());
+    stats->start_energy = partition_energy(g, start.data());
 
     std::vector<node_t> labels(n);
     if (mode == MODE_GAEC || mode == MODE_GAEC_KL) {
@@ -1008,7 +1015,7 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
     } else {
         labels = start;
     }
-    stats->gaec_energy = partition_energy(m, edges, costs, labels.data());
+    stats->gaec_energy = partition_energy(g, labels.data());
     double energy = stats->gaec_energy;
 
     if (mode == MODE_GAEC_KL || mode == MODE_KL) {
@@ -1016,7 +1023,7 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
         KernighanLin kl(g, kl_outer_iterations, kl_epsilon, kl_depth_fraction,
                         kl_unimproved_slack);
         stats->kl_outer_iterations = kl.run(improved.data(), mode == MODE_GAEC_KL);
-        const double kl_energy = partition_energy(m, edges, costs, improved.data());
+        const double kl_energy = partition_energy(g, improved.data());
         // Every applied KL step lowers the energy by more than epsilon; this
         // guard only protects the promise against floating-point drift.
         if (kl_energy > energy) {
