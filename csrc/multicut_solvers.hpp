@@ -629,7 +629,7 @@ private:
                 next_changed.push_back(0);
                 continue;
             }
-            // breadth-first search inside cluster c; every part but the first
+            // search the parts of cluster c; every part but the first
             // gets a provisional id old_count + j
             compact((node_t)c);
             ++scan_;
