@@ -19,6 +19,7 @@ alias before using it.
 """
 import argparse
 import os
+import shlex
 import subprocess
 import threading
 import types
@@ -127,7 +128,8 @@ def launch(num_workers, command, num_servers=None, launcher="local", hostfile=No
         args += ["--host-ip", host_ip]
     for item in env:
         args += ["--env", item]
-    args += list(command)
+    # dmlc_tracker joins the command with spaces into a shell line: quote each word
+    args += [shlex.quote(word) for word in command]
     parsed = opts.get_opts(args)
     job = None
     if launcher == "local":
