@@ -34,6 +34,7 @@ echo "== load after training: $(cut -d' ' -f1-3 /proc/loadavg)"
     | tail -n 1
 "$PY" - "$OUT" "$((end - start))" <<'PYEOF'
 import json, os, sys
+from ssap_gluon.utils.io import write_json_atomic
 out, seconds = sys.argv[1], int(sys.argv[2])
 result = json.load(open(os.path.join(out, "eval_final", "semantic_val.json")))
 summary = {"train_wall_seconds": seconds, "val_mIoU": result["mIoU"],
@@ -42,7 +43,7 @@ summary = {"train_wall_seconds": seconds, "val_mIoU": result["mIoU"],
            "metrics": os.path.join(out, "metrics.jsonl"),
            "weights": os.path.join(out, "model_final.params"),
            "load_average": open("/proc/loadavg").read().split()[:3]}
-json.dump(summary, open(os.path.join(out, "learning_run.json"), "w"), indent=2)
+write_json_atomic(os.path.join(out, "learning_run.json"), summary)
 print("== learning run: %.1f min of training, semantic mIoU on SynthCity val = %.4f"
       % (seconds / 60.0, result["mIoU"]))
 print("   loss curve: %s" % summary["loss_curve"])

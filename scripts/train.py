@@ -2,7 +2,7 @@
 """Train SSAP from a config.
 
     python scripts/train.py --cfg configs/synthcity_r18.yaml [--resume auto|PATH]
-        [--opts KEY VALUE ...]
+        [--devices cpu|cpu:N|gpu:0,1,...] [--opts KEY VALUE ...]
 
 ``--resume auto`` continues from the newest valid checkpoint in
 TRAIN.OUTPUT_DIR/checkpoints (or starts fresh if there is none); a directory
@@ -29,6 +29,8 @@ def parse_args(argv=None):
     p.add_argument("--resume", default=None,
                    help="'auto' (newest valid checkpoint of TRAIN.OUTPUT_DIR) or a checkpoint "
                         "directory")
+    p.add_argument("--devices", default=None,
+                   help="shortcut for --opts TRAIN.DEVICES: 'cpu', 'cpu:N' or 'gpu:0,1,...'")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     p.add_argument("--summary-json", default=None, help="write the run summary here")
     p.add_argument("--opts", nargs=argparse.REMAINDER, default=[],
@@ -44,7 +46,8 @@ def main(argv=None):
     from ssap_gluon.utils.io import write_json_atomic
 
     try:
-        cfg = load_config(args.cfg, args.opts)
+        opts = list(args.opts) + (["TRAIN.DEVICES", args.devices] if args.devices else [])
+        cfg = load_config(args.cfg, opts)
         summary = SSAPTrainer(cfg, resume=args.resume,
                               progress=not args.no_progress).train()
     except (ConfigError, CheckpointError) as e:
