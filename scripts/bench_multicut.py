@@ -64,10 +64,10 @@ def bioimage_solvers():
 
     def prepare(problem):
         num_nodes, edges, costs = problem[:3]
-        order = np.lexsort((edges[:, 1], edges[:, 0]))   # from_unique_edges wants sorted rows
+        # from_unique_edges wants sorted rows; labels are per node, so the
+        # edge order does not matter for the result
+        order = np.lexsort((edges[:, 1], edges[:, 0]))
         graph = UndirectedGraph.from_unique_edges(num_nodes, edges[order].astype(np.uint64))
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(order.size)
         return graph, costs[order]
 
     def run(solver_factory):

@@ -432,3 +432,34 @@ def test_kl_retries_a_cluster_that_changed_and_changed_back():
     labels = multicut(num_nodes, edges, costs, solver="kl", initial_labels=start,
                       kl_unimproved_slack=None)
     assert labels[4] == labels[33]
+
+
+# ---------------------------------------------------------------------------
+# the benchmark script (tiny sizes: it must run and report consistent rows)
+# ---------------------------------------------------------------------------
+
+def _bench_module():
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "scripts", "bench_multicut.py")
+    spec = importlib.util.spec_from_file_location("bench_multicut", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_script_writes_consistent_rows(tmp_path, capsys):
+    import json
+    bench = _bench_module()
+    out = tmp_path / "bench.json"
+    bench.main(["--sizes", "16x24,20x20", "--repeats", "1", "--json", str(out)])
+    result = json.loads(out.read_text())
+    rows = {(r["size"], r["solver"]): r for r in result["rows"]}
+    for size in ("16x24", "20x20"):
+        gaec, both = rows[(size, "ours gaec")], rows[(size, "ours gaec+kl")]
+        assert both["energy"] <= gaec["energy"] + 1e-9
+        assert gaec["edges"] == len(grid_edges(*map(int, size.split("x")), 5))
+    assert "solver" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--sizes: expected HxW"):
+        bench.main(["--sizes", "16by24"])
