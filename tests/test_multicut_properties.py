@@ -105,15 +105,22 @@ SETTINGS = settings(max_examples=100, deadline=None,
 
 
 @SETTINGS
-@given(graphs())
-def test_gaec_gives_connected_clusters_with_no_attractive_pair_left(graph):
+@given(graphs(), st.one_of(st.none(), st.integers(1, 50)))
+def test_gaec_gives_connected_clusters_with_no_attractive_pair_left(graph, num_labels):
     num_nodes, edges, costs = graph
-    labels = multicut(num_nodes, edges, costs, solver="gaec")
+    start = None
+    if num_labels is not None:      # warm start from random (disconnected) labels
+        start = np.random.default_rng(num_labels).integers(0, num_labels, num_nodes)
+    labels = multicut(num_nodes, edges, costs, solver="gaec", initial_labels=start)
     assert_partition_into_connected_clusters(num_nodes, edges, labels)
     if num_nodes:
         _, between = cluster_sums(num_nodes, edges, costs, labels)
         joins = between.data[between.row != between.col]
         assert joins.size == 0 or joins.max() <= 1e-9 * max(1.0, np.abs(costs).sum())
+    if start is not None:
+        assert multicut_energy(edges, costs, labels) <= multicut_energy(edges, costs, start) + 1e-9
+        inside = start[edges[:, 0]] == start[edges[:, 1]]    # start clusters are never split
+        assert np.all(labels[edges[inside, 0]] == labels[edges[inside, 1]])
 
 
 @SETTINGS
@@ -186,3 +193,17 @@ def test_gaec_partition_matches_bioimage_cpp_without_ties(seed):
     # same partition: the pairs (ours, theirs) are a bijection
     pairs = np.unique(np.stack([ours, theirs], 1), axis=0)
     assert len(pairs) == len(np.unique(ours)) == len(np.unique(theirs))
+
+
+@pytest.mark.parametrize("noise, seed", [(0.25, 0), (0.45, 1), (0.45, 2)])
+def test_invariants_on_a_3000_node_pixel_graph(noise, seed):
+    num_nodes, edges, costs, _ = pixel_multicut_problem(50, 60, seed=seed, noise=noise)
+    gaec = multicut(num_nodes, edges, costs, solver="gaec")
+    for depth, slack in [(1.0, None), (1.0, 1000), (0.1, 0)]:
+        labels, info = multicut(num_nodes, edges, costs, kl_outer_iterations=OUTER,
+                                kl_depth_fraction=depth, kl_unimproved_slack=slack,
+                                return_info=True)
+        assert info["kl_outer_iterations"] < OUTER and not info["kl_rolled_back"]
+        assert_partition_into_connected_clusters(num_nodes, edges, labels)
+        assert multicut_energy(edges, costs, labels) <= multicut_energy(edges, costs, gaec) + 1e-9
+        assert_kl_local_optimum(num_nodes, edges, costs, labels)
