@@ -604,7 +604,16 @@ public:
             if (decrease == 0.0) break;
             k = split_and_renumber();
         }
-        k = label_components(g_, label_.data(), labels, stack_);
+        // every cluster is connected here (split_and_renumber after each
+        // iteration that changed anything); number them by smallest node
+        std::vector<node_t>& number = comp_;
+        number.assign(k, -1);
+        node_t next = 0;
+        for (int64_t v = 0; v < g_.num_nodes; ++v) {
+            node_t& id = number[label_[v]];
+            if (id < 0) id = next++;
+            labels[v] = id;
+        }
         return iterations;
     }
 
@@ -998,7 +1007,14 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
         for (int64_t v = 0; v < n; ++v) start[v] = (node_t)v;
         k = n;
     }
-    stats->start_energy = partition_energy(g, start.data());
+    if (initial_labels) {
+        stats->start_energy = partition_energy(g, start.data());
+    } else {   // singletons: every edge but a self-loop is cut
+        double total = 0.0;
+        for (int64_t e = 0; e < m; ++e)
+            if (edges[2 * e] != edges[2 * e + 1]) total += costs[e];
+        stats->start_energy = total;
+    }
 
     std::vector<node_t> labels(n);
     if (mode == MODE_GAEC || mode == MODE_GAEC_KL) {
