@@ -856,15 +856,12 @@ private:
                 if (state.stamp == moved) continue;
                 // first reached: no neighbour of w was on the other side yet
                 if (state.stamp < inited) start_gain(w, inited);
-                if (l == to) {          // the edge to w is no longer cut
-                    state.diff -= 2.0 * c;
-                    --state.ref;
-                    if (c > 0.0) gain_lowered(w); else gain_raised(w);
-                } else {                // the edge to w is now cut
-                    state.diff += 2.0 * c;
-                    ++state.ref;
-                    if (c >= 0.0) gain_raised(w); else gain_lowered(w);
-                }
+                // the edge to w is no longer cut (w on v's new side) or now cut
+                const bool joined = l == to;
+                const double change = joined ? -2.0 * c : 2.0 * c;
+                state.diff += change;
+                state.ref += joined ? -1 : 1;
+                if (change >= 0.0) gain_raised(w); else gain_lowered(w);
             }
             moves_.push_back(v);
             cumulative += node_[v].diff;
