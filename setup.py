@@ -50,6 +50,7 @@ CU11_RUNTIME = [
     "nvidia-cusparse-cu11==11.7.5.86",
     "nvidia-cudnn-cu11==8.9.6.50",
     "nvidia-nccl-cu11==2.19.3",
+    "nvidia-nvtx-cu11==11.8.86",  # libnvToolsExt.so.1 (readelf -d libmxnet.so)
 ]
 
 MXNET_VARIANTS = {
