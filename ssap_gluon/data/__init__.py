@@ -7,12 +7,27 @@
 
 docs/DATA.md describes layouts, encodings, augmentation and seeding.
 """
-from .base import DatasetError, SegmentationDataset
-from .cityscapes import CityscapesInstances, decode_cityscapes_labels
-from .coco_panoptic import CocoPanoptic
-from .loader import EpochSeededSampler, build_dataloader, build_dataset
-from .transforms import Geometry, build_transform, eval_transform, train_transform
+import importlib
 
-__all__ = ["CityscapesInstances", "CocoPanoptic", "DatasetError", "EpochSeededSampler",
-           "Geometry", "SegmentationDataset", "build_dataloader", "build_dataset",
-           "build_transform", "decode_cityscapes_labels", "eval_transform", "train_transform"]
+# Lazy re-exports (PEP 562): the SynthCity generator's spawned workers import
+# ssap_gluon.data.synthcity, and must not pay for importing mxnet (~2.6 s each)
+# through the loader modules they never use.
+_EXPORTS = {
+    "DatasetError": "base", "SegmentationDataset": "base",
+    "CityscapesInstances": "cityscapes", "decode_cityscapes_labels": "cityscapes",
+    "CocoPanoptic": "coco_panoptic",
+    "EpochSeededSampler": "loader", "build_dataloader": "loader", "build_dataset": "loader",
+    "Geometry": "transforms", "build_transform": "transforms", "eval_transform": "transforms",
+    "train_transform": "transforms",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module("." + _EXPORTS[name], __name__), name)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
