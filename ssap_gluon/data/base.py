@@ -63,12 +63,19 @@ class SegmentationDataset(Dataset):
     def __len__(self):
         raise NotImplementedError
 
-    def load(self, index):
-        """Raw sample: ``(image uint8 (H,W,3) RGB, semantic int32 (H,W), instance int32 (H,W))``.
+    def load_image(self, index):
+        """``uint8 (H,W,3)`` RGB image of frame ``index``."""
+        raise NotImplementedError
 
-        Without labels (``with_labels=False``) semantic is all ``ignore_label``
-        and instance all -1.
-        """
+    def load_labels(self, index):
+        """``(semantic int32 (H,W), instance int32 (H,W))`` of frame ``index``."""
+        raise NotImplementedError
+
+    def label_path(self, index):
+        """The file the labels of frame ``index`` come from (for error messages)."""
+        raise NotImplementedError
+
+    def image_path(self, index):
         raise NotImplementedError
 
     def name(self, index):
@@ -76,6 +83,22 @@ class SegmentationDataset(Dataset):
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------
+    def load(self, index):
+        """Raw sample: ``(image uint8 (H,W,3) RGB, semantic int32 (H,W), instance int32 (H,W))``.
+
+        Without labels (``with_labels=False``) semantic is all ``ignore_label``
+        and instance all -1.
+        """
+        image = self.load_image(index)
+        if not self.with_labels:
+            return (image,) + self._empty_labels(*image.shape[:2])
+        semantic, instance = self.load_labels(index)
+        if semantic.shape != image.shape[:2]:
+            raise DatasetError("%s is %dx%d but its labels %s are %dx%d"
+                               % (self.image_path(index), image.shape[0], image.shape[1],
+                                  self.label_path(index), semantic.shape[0], semantic.shape[1]))
+        return image, semantic, instance
+
     def _empty_labels(self, height, width):
         return (np.full((height, width), self.ignore_label, dtype=np.int32),
                 np.full((height, width), -1, dtype=np.int32))

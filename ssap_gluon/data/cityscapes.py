@@ -168,14 +168,8 @@ class CityscapesInstances(SegmentationDataset):
         return decode_cityscapes_labels(label_ids, instance_ids, record.label_path,
                                         record.instance_path, self.ignore_label)
 
-    def load(self, index):
-        image = self.load_image(index)
-        if not self.with_labels:
-            return (image,) + self._empty_labels(*image.shape[:2])
-        semantic, instance = self.load_labels(index)
-        if semantic.shape != image.shape[:2]:
-            record = self.records[index]
-            raise DatasetError("%s is %dx%d but its labels %s are %dx%d"
-                               % (record.image_path, image.shape[0], image.shape[1],
-                                  record.label_path, semantic.shape[0], semantic.shape[1]))
-        return image, semantic, instance
+    def label_path(self, index):
+        return self.records[index].label_path
+
+    def image_path(self, index):
+        return self.records[index].image_path

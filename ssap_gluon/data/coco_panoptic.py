@@ -193,14 +193,8 @@ class CocoPanoptic(SegmentationDataset):
                                self.category_index, self.thing_mask, record.panoptic_path,
                                self.ignore_label)
 
-    def load(self, index):
-        image = self.load_image(index)
-        if not self.with_labels:
-            return (image,) + self._empty_labels(*image.shape[:2])
-        semantic, instance = self.load_labels(index)
-        if semantic.shape != image.shape[:2]:
-            record = self.records[index]
-            raise DatasetError("%s is %dx%d but its panoptic PNG %s is %dx%d"
-                               % (record.image_path, image.shape[0], image.shape[1],
-                                  record.panoptic_path, semantic.shape[0], semantic.shape[1]))
-        return image, semantic, instance
+    def label_path(self, index):
+        return self.records[index].panoptic_path
+
+    def image_path(self, index):
+        return self.records[index].image_path
