@@ -377,6 +377,10 @@ class SSAPTrainer:
                                           else ckpt.capture_rng_state(self.rng))
                 if is_main and cfg.TRAIN.EVAL_PERIOD > 0 and done % cfg.TRAIN.EVAL_PERIOD == 0:
                     val_result = self.validate(done)
+            # Every worker sends its last gradients before it leaves: a worker that
+            # exits with a push still queued reaches the kvstore's exit barrier while
+            # the others wait on the server for that push -- a deadlock.
+            mx.nd.waitall()
         finally:
             bar.close()
             self.threads.close()
