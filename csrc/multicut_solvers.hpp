@@ -48,16 +48,12 @@ template <typename T>
 class Buffer {
 public:
     Buffer() = default;
-    explicit Buffer(size_t n) : data_(new T[n]), size_(n) {}
+    explicit Buffer(size_t n) : data_(new T[n]) {}
     T& operator[](size_t i) { return data_[i]; }
     const T& operator[](size_t i) const { return data_[i]; }
-    T* data() { return data_.get(); }
-    size_t size() const { return size_; }
-    void reset() { data_.reset(); size_ = 0; }
 
 private:
     std::unique_ptr<T[]> data_;
-    size_t size_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -317,15 +313,6 @@ public:
         for (int32_t c = 1; c < std::min<int32_t>(5, size_); ++c) key = std::max(key, data_[c].key);
         return key;
     }
-    // Add items without ordering them; call heapify() before any other use.
-    void append_unordered(int32_t item, double key, int32_t tie) {
-        pos_[item] = size_;
-        data_[size_++] = Entry{key, tie, item};
-    }
-    void heapify() {
-        if (size_ < 2) return;
-        for (int32_t i = (size_ - 2) / 4 + 1; i-- > 0;) sift_down(i);
-    }
     void set(int32_t item, double key, int32_t tie = 0) {
         int32_t i = pos_[item];
         const Entry x{key, tie, item};
@@ -563,17 +550,11 @@ public:
 
     // Improves the partition `labels` in place; the result has connected
     // clusters numbered 0..K-1 by their smallest node. Returns the number of
-    // outer iterations run.
-    // `connected`: the clusters of `labels` are known to be connected and
-    // numbered 0..K-1 (GAEC's output), so the initial split can be skipped.
-    int64_t run(node_t* labels, bool connected) {
-        int64_t k;
-        if (connected) {
-            std::copy(labels, labels + g_.num_nodes, label_.begin());
-            k = g_.num_nodes ? 1 + *std::max_element(labels, labels + g_.num_nodes) : 0;
-        } else {
-            k = label_components(g_, labels, label_.data(), stack_);
-        }
+    // outer iterations run. `labels` must already be connected clusters
+    // numbered 0..K-1 (solve() passes GAEC's output or label_components').
+    int64_t run(node_t* labels) {
+        std::copy(labels, labels + g_.num_nodes, label_.begin());
+        int64_t k = g_.num_nodes ? 1 + *std::max_element(labels, labels + g_.num_nodes) : 0;
         changed_.assign(k, 1);
         int64_t iterations = 0;
         for (; iterations < max_outer_; ) {
@@ -675,7 +656,6 @@ private:
     // label_ (connected clusters, ids 0..k-1).
     void build_clusters(int64_t k) {
         const int64_t n = g_.num_nodes;
-        comp_.resize(n);
         members_.resize(k);
         for (int64_t c = 0; c < k; ++c) members_[c].clear();
         size_.assign(k, 0);
@@ -686,7 +666,6 @@ private:
             members_[label_[v]].push_back((node_t)v);
             ++size_[label_[v]];
         }
-        changed_.resize(k, 1);
         touched_.assign(k, 0);
         // one pass over the edges: every node's cost inside its cluster
         // (recomputed each iteration, so rounding never accumulates), the
@@ -874,7 +853,7 @@ private:
             }
             if (cumulative <= neg_sum) break;
         }
-        undo_moves(0, a, b);
+        undo_moves(a, b);
 
         if (!new_set && join_gain > best && join_gain > eps_) {
             node_t keep = a, drop = b;
@@ -943,11 +922,8 @@ private:
         return 0.0;
     }
 
-    void undo_moves(size_t from_index, node_t a, node_t b) {
-        for (size_t i = from_index; i < moves_.size(); ++i) {
-            const node_t v = moves_[i];
-            label_[v] = (label_[v] == a) ? b : a;
-        }
+    void undo_moves(node_t a, node_t b) {
+        for (const node_t v : moves_) label_[v] = (label_[v] == a) ? b : a;
     }
 
     const Adjacency& g_;
@@ -1000,13 +976,10 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
     int64_t k;
     if (initial_labels) {
         k = label_components(g, initial_labels, start.data(), stack);
-    } else {
-        for (int64_t v = 0; v < n; ++v) start[v] = (node_t)v;
-        k = n;
-    }
-    if (initial_labels) {
         stats->start_energy = partition_energy(g, start.data());
     } else {   // singletons: every edge but a self-loop is cut
+        for (int64_t v = 0; v < n; ++v) start[v] = (node_t)v;
+        k = n;
         double total = 0.0;
         for (int64_t e = 0; e < m; ++e)
             if (edges[2 * e] != edges[2 * e + 1]) total += costs[e];
@@ -1026,7 +999,7 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
             labels[v] = id;
         }
     } else {
-        labels = start;
+        labels.swap(start);
     }
     stats->gaec_energy = partition_energy(g, labels.data());
     double energy = stats->gaec_energy;
@@ -1035,7 +1008,7 @@ inline void solve(int64_t n, int64_t m, const int64_t* edges, const double* cost
         std::vector<node_t> improved(labels);
         KernighanLin kl(g, kl_outer_iterations, kl_epsilon, kl_depth_fraction,
                         kl_unimproved_slack);
-        stats->kl_outer_iterations = kl.run(improved.data(), mode == MODE_GAEC_KL);
+        stats->kl_outer_iterations = kl.run(improved.data());
         const double kl_energy = partition_energy(g, improved.data());
         // Every applied KL step lowers the energy by more than epsilon; this
         // guard only protects the promise against floating-point drift.

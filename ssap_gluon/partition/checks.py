@@ -23,15 +23,15 @@ class GraphInputError(ValueError):
     one, the first offending edge or node."""
 
 
-def check_num_nodes(num_nodes):
+def check_num_nodes(num_nodes, name="num_nodes"):
     if isinstance(num_nodes, (bool, np.bool_)) or not isinstance(num_nodes, numbers.Integral):
-        raise GraphInputError("num_nodes must be a non-negative integer; got %r" % (num_nodes,))
+        raise GraphInputError("%s must be a non-negative integer; got %r" % (name, num_nodes))
     num_nodes = int(num_nodes)
     if num_nodes < 0:
-        raise GraphInputError("num_nodes must be a non-negative integer; got %d" % num_nodes)
+        raise GraphInputError("%s must be a non-negative integer; got %d" % (name, num_nodes))
     if num_nodes > MAX_INDEX:
-        raise GraphInputError("num_nodes=%d is larger than the supported maximum %d"
-                              % (num_nodes, MAX_INDEX))
+        raise GraphInputError("%s=%d is larger than the supported maximum %d"
+                              % (name, num_nodes, MAX_INDEX))
     return num_nodes
 
 

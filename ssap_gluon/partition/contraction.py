@@ -5,11 +5,9 @@ one node of the finer graph: the cost between two supernodes is the sum of the
 costs of the pixel edges between them, w(t_i, t_j) = sum w(u, v), and edges
 inside one supernode disappear.
 """
-import numbers
-
 import numpy as np
 
-from .checks import GraphInputError, MAX_INDEX, check_costs, check_edges
+from .checks import GraphInputError, check_costs, check_edges, check_num_nodes
 
 __all__ = ["contract_graph"]
 
@@ -40,13 +38,7 @@ def contract_graph(edges, costs, node_to_super, num_super=None):
     mapping = mapping.astype(np.int64, copy=False)
     if num_super is None:
         num_super = int(mapping.max()) + 1 if mapping.size else 0
-    elif (isinstance(num_super, (bool, np.bool_)) or not isinstance(num_super, numbers.Integral)
-          or num_super < 0):
-        raise GraphInputError("num_super must be a non-negative integer; got %r" % (num_super,))
-    num_super = int(num_super)
-    if num_super > MAX_INDEX:
-        raise GraphInputError("num_super=%d is larger than the supported maximum %d"
-                              % (num_super, MAX_INDEX))
+    num_super = check_num_nodes(num_super, "num_super")
     if mapping.size:
         bad = (mapping < 0) | (mapping >= num_super)
         if bad.any():
@@ -59,11 +51,10 @@ def contract_graph(edges, costs, node_to_super, num_super=None):
     a = mapping[edges[:, 0]]
     b = mapping[edges[:, 1]]
     between = a != b
-    low = np.minimum(a[between], b[between])
-    high = np.maximum(a[between], b[between])
-    key = low * num_super + high
+    a, b = a[between], b[between]
+    key = np.minimum(a, b) * num_super + np.maximum(a, b)
     unique_keys, inverse = np.unique(key, return_inverse=True)
+    # float64 weights: bincount returns float64
     super_costs = np.bincount(inverse, weights=costs[between], minlength=unique_keys.size)
-    super_edges = np.stack([unique_keys // max(num_super, 1), unique_keys % max(num_super, 1)],
-                           axis=1).astype(np.int64)
-    return super_edges, super_costs.astype(np.float64)
+    super_edges = np.stack(np.divmod(unique_keys, max(num_super, 1)), axis=1)
+    return super_edges, super_costs

@@ -9,6 +9,8 @@ seed and have a known "true" partition.
 """
 import numpy as np
 
+from ..targets.affinity import window_offsets
+
 __all__ = ["forward_offsets", "grid_edges", "random_instance_layout",
            "pixel_multicut_problem"]
 
@@ -19,9 +21,8 @@ def forward_offsets(window):
     appears once. A 5x5 window gives the 12 forward neighbours."""
     if window < 3 or window % 2 == 0:
         raise ValueError("window must be an odd integer >= 3, got %r" % (window,))
-    r = window // 2
-    return [(dy, dx) for dy in range(0, r + 1) for dx in range(-r, r + 1)
-            if dy > 0 or dx > 0]
+    # the affinity channels' row-major order (targets.affinity), forward half only
+    return [(dy, dx) for dy, dx in window_offsets(window) if dy > 0 or (dy == 0 and dx > 0)]
 
 
 def grid_edges(height, width, window=5):
