@@ -104,10 +104,14 @@ class EpochSeededSampler(Sampler):
         self._num_parts = num_parts
         self._part_index = part_index
         self._next_epoch = 0
+        self._skip = 0
         self.epoch = None
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch, skip=0):
+        """The next ``iter()`` is epoch ``epoch`` without its first ``skip``
+        keys (a run resumed mid-epoch); later epochs are whole."""
         self._next_epoch = int(epoch)
+        self._skip = int(skip)
 
     def epoch_order(self, epoch):
         if self._shuffle:
@@ -123,7 +127,8 @@ class EpochSeededSampler(Sampler):
     def __iter__(self):
         self.epoch = self._next_epoch
         self._next_epoch += 1
-        for index in self.epoch_order(self.epoch).tolist():
+        skip, self._skip = self._skip, 0
+        for index in self.epoch_order(self.epoch)[skip:].tolist():
             yield index, np.random.SeedSequence(self._seed, spawn_key=(self.epoch, index))
 
     def __len__(self):
@@ -173,9 +178,10 @@ class SeededDataLoader(DataLoader):
         self.dataset = dataset
         self.sampler = sampler
 
-    def set_epoch(self, epoch):
-        """The next ``iter()`` is this epoch (resume a run mid-schedule)."""
-        self.sampler.set_epoch(epoch)
+    def set_epoch(self, epoch, skip=0):
+        """The next ``iter()`` is this epoch, without its first ``skip`` samples
+        (resume a run mid-schedule)."""
+        self.sampler.set_epoch(epoch, skip)
 
     def close(self):
         """Stop the worker processes now (rather than at garbage collection)."""

@@ -31,7 +31,7 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from ..config import ConfigError
-from ..utils.io import atomic_write
+from ..utils.io import atomic_write, copy_atomic
 from . import checkpoint as ckpt
 from .devices import DeviceThreads, parse_devices, per_device_batch
 from .distributed import create_kvstore, is_distributed
@@ -52,33 +52,6 @@ def derived_seed(seed, *keys):
 # spawn keys of the run's random streams (fixed: part of the reproducibility contract)
 _BD_STREAM = 1
 _MXNET_STREAM = 2
-
-
-class ResumableSampler:
-    """Wraps the data layer's ``EpochSeededSampler``: the first epoch after
-    :meth:`start_at` skips its first ``skip`` keys (without loading them)."""
-
-    def __init__(self, sampler):
-        self.sampler = sampler
-        self._skip = 0
-
-    def start_at(self, epoch, skip):
-        self.sampler.set_epoch(epoch)
-        self._skip = int(skip)
-
-    def __iter__(self):
-        skip, self._skip = self._skip, 0
-        keys = iter(self.sampler)
-        for _ in range(skip):
-            next(keys)
-        return keys
-
-    def __len__(self):
-        return len(self.sampler)
-
-    @property
-    def epoch(self):
-        return self.sampler.epoch
 
 
 def check_amp(cfg, ctx):
@@ -193,8 +166,7 @@ class SSAPTrainer:
         return os.path.abspath(resume)
 
     def _build_data(self):
-        from ..data import EpochSeededSampler, build_dataset
-        from ..data.loader import SeededDataLoader
+        from ..data import build_dataloader, build_dataset
 
         cfg = self.cfg
         self.dataset = build_dataset(cfg, "train", is_train=True)
@@ -204,12 +176,9 @@ class SSAPTrainer:
                               "frames per worker, fewer than one batch of %d"
                               % (cfg.DATASET.TRAIN_SPLIT, per_part, self.worker_batch))
         self.batches_per_epoch = per_part // self.worker_batch
-        self.sampler = ResumableSampler(EpochSeededSampler(
-            len(self.dataset), True, cfg.TRAIN.SEED, self.num_workers, self.rank))
-        self.loader = SeededDataLoader(self.dataset, self.sampler, self.worker_batch,
-                                       last_batch="discard",
-                                       num_workers=cfg.DATALOADER.NUM_WORKERS,
-                                       prefetch=cfg.DATALOADER.PREFETCH)
+        self.loader = build_dataloader(cfg, "train", True, batch_size=self.worker_batch,
+                                       num_parts=self.num_workers, part_index=self.rank,
+                                       dataset=self.dataset)
 
     def _warm_up(self):
         """One inference-mode forward per device, one after the other: finishes
@@ -226,7 +195,7 @@ class SSAPTrainer:
     def _batches(self):
         epoch = self.start_iter // self.batches_per_epoch
         skip = (self.start_iter % self.batches_per_epoch) * self.worker_batch
-        self.sampler.start_at(epoch, skip)
+        self.loader.set_epoch(epoch, skip)
         while True:
             for batch in self.loader:
                 yield batch
@@ -301,7 +270,7 @@ class SSAPTrainer:
         from .validate import evaluate_semantic_miou
 
         self._average_running_stats()
-        out_dir = os.path.join(self.output_dir, "eval", "iter_%08d" % iteration)
+        out_dir = os.path.join(self.output_dir, "eval", ckpt.checkpoint_name(iteration))
         result = evaluate_semantic_miou(self.net, self.cfg, self.ctx[0], out_dir,
                                         split="val",
                                         max_images=self.cfg.TRAIN.VAL_MAX_IMAGES)
@@ -339,7 +308,6 @@ class SSAPTrainer:
         window = []
         try:
             if self.start_iter < self.max_iter:
-                rng_state = ckpt.capture_rng_state(self.rng)
                 pending = self._prepare(next(data))
             for it in range(self.start_iter, self.max_iter):
                 done = it + 1
@@ -394,20 +362,17 @@ class SSAPTrainer:
                 last_ckpt = summary["checkpoint"] = newest[-1][1] if newest else None
             if last_ckpt:
                 final = os.path.join(self.output_dir, FINAL_WEIGHTS_FILE)
-                with open(os.path.join(last_ckpt, ckpt.MODEL_FILE), "rb") as src, \
-                        atomic_write(final, "wb") as dst:
-                    dst.write(src.read())
+                copy_atomic(os.path.join(last_ckpt, ckpt.MODEL_FILE), final)
                 summary["final_weights"] = final
             if cfg.TRAIN.VALIDATE_AT_END and self.max_iter > self.start_iter and (
                     cfg.TRAIN.EVAL_PERIOD <= 0 or self.max_iter % cfg.TRAIN.EVAL_PERIOD):
                 val_result = self.validate(self.max_iter)
             records = read_metrics(self.metrics.path)
-            if any(r.get("kind") == "train" for r in records):
+            train_records = [r for r in records if r.get("kind") == "train"]
+            if train_records:
                 summary["loss_curve"] = plot_loss_curve(
                     records, os.path.join(self.output_dir, LOSS_CURVE_FILE),
                     title="%s (%s)" % (cfg.NAME, self.output_dir))
-            train_records = [r for r in records if r.get("kind") == "train"]
-            if train_records:
                 summary["final_loss"] = train_records[-1]["loss"]
         if val_result is not None:
             summary["val_mIoU"] = val_result["mIoU"]
