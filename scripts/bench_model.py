@@ -81,13 +81,14 @@ def loss_balance(cfg, height, width, seed=0):
     import mxnet as mx
 
     from ssap_gluon.losses import AffinityLoss
+    from ssap_gluon.losses.affinity import NORMALIZATIONS
     from ssap_gluon.targets import build_targets
 
     rng = np.random.default_rng(seed)
     sem, inst = synthetic_scene(rng, height, width)
     t = build_targets(cfg, sem[None], inst[None], THINGS, rng)
     out = {}
-    for norm in ("image_sum", "count", "weight_sum"):
+    for norm in NORMALIZATIONS:
         loss = AffinityLoss(norm)
         raw = []
         for i in range(len(t.strides)):

@@ -10,7 +10,6 @@ Exit status: 0 when nothing is wrong (a CPU-only machine with the CPU build
 included), 1 when a GPU cannot be used or a library is missing.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -31,7 +30,8 @@ def mxnet_features():
         return {}, "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else "")
 
 
-def format_report(report, features, feature_error):
+def format_report(report):
+    features, feature_error = report["mxnet_features"], report["mxnet_import_error"]
     lines = []
     dist = report["mxnet_distribution"]
     if dist is None:
@@ -87,7 +87,7 @@ def main(argv=None):
     report["mxnet_import_error"] = feature_error
     if feature_error:
         report["ok"] = False
-    print(format_report(report, features, feature_error))
+    print(format_report(report))
     if args.json:
         from ssap_gluon.utils.io import write_json_atomic
 

@@ -1,9 +1,11 @@
 """What every ssap-gluon dataset shares: the sample contract and seeded keys.
 
 A dataset item is ``(image, semantic, instance)`` as docs/DESIGN.md
-"Sample contract" says. Subclasses implement :meth:`load` (the raw,
-full-resolution sample) and set the class attributes; this base applies the
-transform and decides where its randomness comes from.
+"Sample contract" says. Subclasses say where a frame's files are and how to
+read them (``load_image``, ``load_labels``, ``image_path``, ``label_path``,
+``name``) and set the class attributes; this base loads the raw sample
+(:meth:`load`), applies the transform and decides where its randomness comes
+from.
 
 Keys: ``dataset[i]`` takes either an index, or a pair ``(i, seed)`` where
 ``seed`` is anything :func:`numpy.random.default_rng` accepts. The seeded
@@ -40,7 +42,8 @@ def resolve_root(root, env_var):
 
 
 class SegmentationDataset(Dataset):
-    """Base class: subclasses provide ``load(index)`` and the class metadata.
+    """Base class: subclasses provide ``load_image``, ``load_labels``,
+    ``image_path``, ``label_path``, ``name`` and the class metadata.
 
     Attributes required by the sample contract:
 
@@ -76,6 +79,7 @@ class SegmentationDataset(Dataset):
         raise NotImplementedError
 
     def image_path(self, index):
+        """The image file of frame ``index`` (for error messages)."""
         raise NotImplementedError
 
     def name(self, index):

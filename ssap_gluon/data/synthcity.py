@@ -322,7 +322,7 @@ def _rasterize(parts, width, height, shift):
         elif kind == "polys":
             k = len(g)
             if k:
-                n = np.asarray(g).shape[1]
+                n = len(g[0])
                 cv2.fillPoly(partmap, list(fixed[at:at + k * n].reshape(k, n, 2)), value,
                              cv2.LINE_8, shift)
                 at += k * n
@@ -375,6 +375,16 @@ _BOX_FACES = {"rear": (0, 1, 3, 2), "left": (0, 4, 6, 2), "right": (1, 5, 7, 3),
 _BOX_CORNERS = np.array([[(i >> 0) & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)], bool)
 
 
+def _box_corners(cam, x0, x1, y0, y1, z0, z1):
+    """(8, 3) corners of a box (z0 clipped to z_near / 2) and the names of its
+    faces the camera sees."""
+    z0 = max(z0, cam.z_near * 0.5)
+    corners = np.where(_BOX_CORNERS, (x1, y1, z1), (x0, y0, z0))
+    visible = ["rear"] + (["left"] if x0 > 0 else []) + (["right"] if x1 < 0 else []) + \
+        (["top"] if y1 < cam.cam_height else [])
+    return corners, visible
+
+
 def box_faces(cam, x0, x1, y0, y1, z0, z1):
     """Visible faces of an axis-aligned box as ``{name: (4,2) pixel polygon}``.
 
@@ -382,15 +392,8 @@ def box_faces(cam, x0, x1, y0, y1, z0, z1):
     Face names: ``rear`` (Z = z0, towards the camera), ``left`` (X = x0), ``right``
     (X = x1), ``top`` (Y = y1).
     """
-    z0 = max(z0, cam.z_near * 0.5)
-    corners = cam.project(np.where(_BOX_CORNERS, (x1, y1, z1), (x0, y0, z0)))
-    visible = ["rear"]
-    if x0 > 0:
-        visible.append("left")
-    if x1 < 0:
-        visible.append("right")
-    if y1 < cam.cam_height:
-        visible.append("top")
+    corners, visible = _box_corners(cam, x0, x1, y0, y1, z0, z1)
+    corners = cam.project(corners)
     return {k: corners[list(_BOX_FACES[k])] for k in visible}
 
 
@@ -434,10 +437,7 @@ class Polys3D:
 
     def box(self, style, x0, x1, y0, y1, z0, z1):
         """Add the visible faces of a box; returns their names."""
-        z0 = max(z0, self.cam.z_near * 0.5)
-        corners = np.where(_BOX_CORNERS, (x1, y1, z1), (x0, y0, z0))
-        faces = ["rear"] + (["left"] if x0 > 0 else []) + (["right"] if x1 < 0 else []) + \
-                (["top"] if y1 < self.cam.cam_height else [])
+        corners, faces = _box_corners(self.cam, x0, x1, y0, y1, z0, z1)
         for face in faces:
             self.items.append((corners[list(_BOX_FACES[face])][None], self.style(style, face)))
         return faces

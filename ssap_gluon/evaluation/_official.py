@@ -14,9 +14,7 @@ import glob
 import io
 import os
 import re
-import shutil
 
-from ..utils.io import atomic_write
 
 # Cityscapes file stems: <city>_<sequence:6 digits>_<frame:6 digits>; the
 # official matchers split names on "_" and glob "<city>_<seq>_<frame>*".
@@ -77,12 +75,6 @@ def gt_files(gt_root, split, kind):
         raise FileNotFoundError("no ground truth found: nothing matches %s (is gt_root the folder "
                                 "that contains gtFine/, and split one of its sub-folders?)" % pattern)
     return files
-
-
-def copy_atomic(src, dst):
-    """Copy a file the official script wrote into place atomically."""
-    with open(src, "rb") as f_in, atomic_write(dst, "wb") as f_out:
-        shutil.copyfileobj(f_in, f_out)
 
 
 def clean_number(value):

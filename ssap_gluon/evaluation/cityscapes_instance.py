@@ -16,8 +16,8 @@ import tempfile
 import numpy as np
 from cityscapesscripts.helpers.labels import id2label
 
-from ..utils.io import atomic_write, write_png
-from ._official import (CityscapesEvalError, check_stem, clean_number, copy_atomic, fresh_args,
+from ..utils.io import atomic_write, copy_atomic, write_png
+from ._official import (CityscapesEvalError, check_stem, clean_number, fresh_args,
                         gt_files, official_call, working_directory)
 
 __all__ = ["write_instance_predictions", "evaluate_instances", "INSTANCE_LABEL_IDS",

@@ -16,8 +16,8 @@ import tempfile
 import numpy as np
 from cityscapesscripts.helpers.labels import id2label
 
-from ..utils.io import write_json_atomic, write_png
-from ._official import CityscapesEvalError, check_stem, clean_number, copy_atomic, official_call
+from ..utils.io import copy_atomic, write_json_atomic, write_png
+from ._official import CityscapesEvalError, check_stem, clean_number, official_call
 
 __all__ = ["panoptic_from_instance_ids", "write_panoptic_prediction", "write_panoptic_json",
            "prepare_panoptic_gt", "evaluate_panoptic", "PANOPTIC_LABEL_IDS", "CityscapesEvalError"]

@@ -11,8 +11,8 @@ import tempfile
 import numpy as np
 from cityscapesscripts.helpers.labels import id2label
 
-from ..utils.io import write_png
-from ._official import (CityscapesEvalError, check_stem, clean_number, copy_atomic, fresh_args,
+from ..utils.io import copy_atomic, write_png
+from ._official import (CityscapesEvalError, check_stem, clean_number, fresh_args,
                         gt_files, official_call, working_directory)
 
 __all__ = ["write_semantic_prediction", "evaluate_semantic", "CityscapesEvalError"]

@@ -7,9 +7,7 @@
 See docs/MODEL.md.
 """
 from .backbone import PretrainedWeightsError, ResNetBackbone, model_store_path
-from .ssap_net import (SSAPNet, activate, build_model, default_initializer,
-                       norm_layer_from_config, split_outputs)
+from .ssap_net import SSAPNet, activate, build_model, norm_layer_from_config, split_outputs
 
 __all__ = ["PretrainedWeightsError", "ResNetBackbone", "SSAPNet", "activate", "build_model",
-           "default_initializer", "model_store_path", "norm_layer_from_config",
-           "split_outputs"]
+           "model_store_path", "norm_layer_from_config", "split_outputs"]

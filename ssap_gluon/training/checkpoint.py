@@ -35,6 +35,7 @@ import mxnet as mx
 import numpy as np
 
 from ..config import config_to_dict
+from ..config.loader import _get
 from ..utils.io import atomic_write, write_json_atomic
 
 FORMAT_VERSION = 1
@@ -74,13 +75,6 @@ class CheckpointMismatchError(CheckpointError):
     """A valid checkpoint was made with a config the current run cannot continue."""
 
 
-def _get(cfg, dotted):
-    node = cfg
-    for part in dotted.split("."):
-        node = node[part]
-    return list(node) if isinstance(node, tuple) else node
-
-
 def _flatten(d, prefix=""):
     out = {}
     for k, v in d.items():
@@ -93,6 +87,7 @@ def _flatten(d, prefix=""):
 
 def compat_values(cfg):
     """``{key: value}`` of :data:`COMPAT_KEYS` (JSON-comparable)."""
+    # the JSON round trip turns tuples into lists
     return {k: json.loads(json.dumps(_get(cfg, k))) for k in COMPAT_KEYS}
 
 

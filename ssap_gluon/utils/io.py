@@ -7,6 +7,7 @@ the target, so a reader (or a crash) sees either the old or the new file.
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 import cv2
@@ -40,6 +41,12 @@ def atomic_write(path, mode="wb"):
 def write_bytes_atomic(path, data):
     with atomic_write(path, "wb") as f:
         f.write(data)
+
+
+def copy_atomic(src, dst):
+    """Copy the file ``src`` to ``dst`` atomically (streamed, never half-written)."""
+    with open(src, "rb") as f_in, atomic_write(dst, "wb") as f_out:
+        shutil.copyfileobj(f_in, f_out)
 
 
 def write_json_atomic(path, obj, **kwargs):
