@@ -2,7 +2,8 @@
 
 Layout (``TRAIN.OUTPUT_DIR/checkpoints/iter_00005000/``)::
 
-    model.params     network weights incl. BN running statistics (device 0's copy)
+    model.params     network weights incl. BN running statistics (mean over the devices'
+                     copies, as gluon's save_parameters writes them)
     trainer.states   mxnet Trainer states: per-parameter optimizer state *and* the
                      pickled optimizer (update counts, Nadam's m_schedule, the
                      lr scheduler's position)
@@ -37,6 +38,7 @@ import numpy as np
 from ..config import config_to_dict
 from ..config.loader import _get
 from ..utils.io import atomic_write, write_json_atomic
+from .devices import wait_for_parameter_writes
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -168,6 +170,9 @@ def save_checkpoint(output_dir, iteration, net, trainer, cfg, state):
     iteration is added. Replaces an existing checkpoint of the same iteration
     (e.g. a corrupt one a resumed run skipped).
     """
+    # The weights must be the trained ones: wait for every pending write,
+    # including BatchNorm statistics the engine does not track (devices.py).
+    wait_for_parameter_writes()
     root = checkpoint_dir(output_dir)
     os.makedirs(root, exist_ok=True)
     name = checkpoint_name(iteration)

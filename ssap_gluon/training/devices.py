@@ -9,6 +9,21 @@ or hybridized, whether the forwards are issued in one ``autograd.record``
 block or device by device; with one Python thread per device (gluoncv's
 ``Parallel``) it runs (docs/TRAINING.md, "SyncBN on CPU"). So the trainer
 always runs the per-device forward/backward in :class:`DeviceThreads`.
+
+Two more rules every threaded or hybridized path follows:
+
+* :func:`build_graph` first. A hybridized block builds its cached graph on
+  its first call, and gluon's graph building is not thread-safe (two device
+  threads building at once fail inside ``Block.name_scope``). Building it
+  once per device, one device after the other, in inference mode (where
+  SyncBatchNorm does not synchronise, so it cannot block) removes the race.
+* :func:`wait_for_parameter_writes` before reading parameters on the host
+  (saving, averaging, validating). A hybridized ``static_alloc`` graph
+  updates BatchNorm's running mean/var during backward (CPU) without telling
+  mxnet's engine it writes them, so ``param.data().asnumpy()`` -- even after
+  ``wait_to_read()`` on that very array -- can return the values of the
+  previous iteration. Only a global ``mx.nd.waitall()`` is a barrier for those
+  writes (docs/TRAINING.md, "Saved weights and BatchNorm statistics").
 """
 import queue
 import re
@@ -19,6 +34,23 @@ import mxnet as mx
 from ..config import ConfigError
 
 _DEVICE_RE = re.compile(r"^(cpu|gpu)(?::(.*))?$")
+
+
+def build_graph(net, inputs):
+    """Call ``net`` once per input (one per device), sequentially, in inference
+    mode, and wait: finishes deferred parameter shapes and the hybridized graph
+    before device threads call ``net`` concurrently. ``inputs``: NDArrays, one
+    per device, shaped as the threads will call it."""
+    for x in inputs:
+        with mx.autograd.predict_mode():
+            net(x)
+        mx.nd.waitall()
+
+
+def wait_for_parameter_writes():
+    """Barrier for every pending mxnet operation, including the untracked
+    BatchNorm running-statistics writes of static_alloc graphs (see above)."""
+    mx.nd.waitall()
 
 
 def parse_devices(spec, num_gpus=None):

@@ -33,7 +33,8 @@ from mxnet import autograd, gluon
 from ..config import ConfigError
 from ..utils.io import atomic_write, copy_atomic
 from . import checkpoint as ckpt
-from .devices import DeviceThreads, parse_devices, per_device_batch
+from .devices import (DeviceThreads, build_graph, parse_devices, per_device_batch,
+                      wait_for_parameter_writes)
 from .distributed import create_kvstore, is_distributed
 from .optim import build_optimizer
 from .progress import MetricsLog, ProgressBar, plot_loss_curve, read_metrics, setup_logging
@@ -181,16 +182,11 @@ class SSAPTrainer:
                                        dataset=self.dataset)
 
     def _warm_up(self):
-        """One inference-mode forward per device, one after the other: finishes
-        deferred parameter shapes and the hybridized graph before the device
-        threads call the network concurrently (SyncBN does not sync in
-        inference mode, so this cannot block)."""
+        """The graph is built once per device before the device threads run it
+        (devices.build_graph)."""
         h, w = self.cfg.INPUT.CROP_SIZE
-        for c in self.ctx:
-            x = mx.nd.zeros((self.per_device, 3, h, w), ctx=c)
-            with autograd.predict_mode():
-                outputs = self.net(x)
-            mx.nd.waitall() if not outputs else outputs[0].wait_to_read()
+        build_graph(self.net, [mx.nd.zeros((self.per_device, 3, h, w), ctx=c)
+                               for c in self.ctx])
 
     def _batches(self):
         epoch = self.start_iter // self.batches_per_epoch
@@ -258,6 +254,7 @@ class SSAPTrainer:
         """Give every device the mean of the devices' BN running statistics -- what
         ``save_parameters`` writes -- so validation during training scores the
         weights a checkpoint holds. (Training itself never reads them.)"""
+        wait_for_parameter_writes()
         if len(self.ctx) == 1:
             return
         for param in self.net.collect_params().values():
