@@ -102,7 +102,7 @@ setup(
     ext_modules=extensions(),
     install_requires=COMMON + mxnet_requirements(),
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80"],
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80"],
         # reference solvers for the multicut benchmark and cross-checks
         "bench": ["bioimage-cpp>=0.10"],
     },

@@ -10,7 +10,8 @@ from mxnet import autograd, gluon
 from mxnet.gluon.contrib.nn import SyncBatchNorm
 
 from ssap_gluon.config import ConfigError, load_config
-from ssap_gluon.training.devices import DeviceThreads, parse_devices, per_device_batch
+from ssap_gluon.training.devices import (DeviceThreads, build_graph, parse_devices,
+                                         per_device_batch)
 from ssap_gluon.training.validate import (confusion_matrix, evaluate_semantic_miou,
                                           iou_from_confusion, upsample_level)
 
@@ -95,6 +96,9 @@ def test_sync_batchnorm_on_two_cpu_contexts_matches_batchnorm_on_one(hybridize):
 
     xs = gluon.utils.split_and_load(x, ctx)
     ws = gluon.utils.split_and_load(weights, ctx)
+    # graph building is not thread-safe: build it before the threads run it (and
+    # the inference-mode forward changes no running statistic the test compares)
+    build_graph(sync, xs)
     with DeviceThreads(2) as threads:
         ys = threads.run(forward_backward, list(zip(xs, ws)))
     with autograd.record():
