@@ -38,14 +38,14 @@ def random_scene(rng, batch, height, width):
     return sem, inst
 
 
-def loop_reference(sem, inst, window, stride):
+def loop_reference(sem, inst, window, stride, outside="ignore"):
     """Plain loops over level pixels and window offsets, straight from the rules."""
     H, W = sem.shape
     h, w = -(-H // stride), -(-W // stride)
 
     def region(i, j):  # level coordinates
         if not (0 <= i < h and 0 <= j < w):
-            return 0  # outside the image: background
+            return 0 if outside == "background" else None
         s, n = sem[i * stride, j * stride], inst[i * stride, j * stride]
         if n < 0 or s == IGNORE or (n == 0 and s in THINGS):
             return None  # void / crowd
@@ -76,7 +76,7 @@ def test_hand_example_r3():
     # 2x3 map: instance 7 at (0,0),(0,1); stuff at (0,2); void at (1,0); stuff at (1,1),(1,2)
     sem = np.array([[13, 13, 0], [IGNORE, 0, 1]])
     inst = np.array([[7, 7, 0], [-1, 0, 0]])
-    target, valid = affinity_targets(region_map(sem, inst, THINGS), 3)
+    target, valid = affinity_targets(region_map(sem, inst, THINGS), 3, "background")
     assert target.dtype == np.uint8 and target.shape == (9, 2, 3)
     # pixel (0,0), instance 7: up-left, up, up-right, left are outside (background) -> 0,
     # centre 1, right (0,1) same instance -> 1, down-left outside -> 0,
@@ -88,18 +88,28 @@ def test_hand_example_r3():
     np.testing.assert_array_equal(valid[:, 1, 2], np.ones(9))
     # the void pixel has no valid pair at all
     assert valid[:, 1, 0].sum() == 0 and target[:, 1, 0].sum() == 0
+    # "ignore" (the default): every pair reaching outside the map is masked, the
+    # rest is unchanged
+    target_i, valid_i = affinity_targets(region_map(sem, inst, THINGS), 3)
+    np.testing.assert_array_equal(valid_i[:, 0, 0], [0, 0, 0, 0, 1, 1, 0, 0, 1])
+    np.testing.assert_array_equal(target_i[:, 0, 0], [0, 0, 0, 0, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(valid_i[:, 1, 2], [1, 1, 0, 1, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(target_i[:, 1, 2], [0, 1, 0, 1, 1, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match="outside must be one of"):
+        affinity_targets(region_map(sem, inst, THINGS), 3, "zero")
 
 
+@pytest.mark.parametrize("outside", ["ignore", "background"])
 @pytest.mark.parametrize("window,strides", [(3, [1, 2, 4, 8, 16, 32, 64]),
                                             (5, [2, 4, 8, 16, 32, 64]),
                                             (9, [2, 4, 8, 16, 32, 64])])
-def test_pyramid_equals_loop_reference(window, strides):
+def test_pyramid_equals_loop_reference(window, strides, outside):
     rng = np.random.default_rng(window)
     sem, inst = random_scene(rng, 2, 64, 96)
-    levels = affinity_pyramid_targets(sem, inst, window, strides, THINGS, IGNORE)
+    levels = affinity_pyramid_targets(sem, inst, window, strides, THINGS, IGNORE, outside)
     for s, (target, valid) in zip(strides, levels):
         for b in range(2):
-            ref_t, ref_v = loop_reference(sem[b], inst[b], window, s)
+            ref_t, ref_v = loop_reference(sem[b], inst[b], window, s, outside)
             np.testing.assert_array_equal(valid[b], ref_v, err_msg="valid, stride %d" % s)
             np.testing.assert_array_equal(target[b], ref_t, err_msg="target, stride %d" % s)
     # the scene really exercises every case
@@ -124,14 +134,19 @@ def test_downsample_is_strided_offset_zero():
 
 def test_all_one_pixels_ignore_masked_pairs():
     # one instance covering a 5x5 map except a void corner: with r=3 every
-    # interior pixel of the instance is all-one; pixels next to the border see
-    # background outside the image, so they are not.
+    # interior pixel of the instance is all-one; with "background" outside, pixels
+    # next to the border see background there, so they are not; with "ignore"
+    # the outside is masked and every valid pixel is all-one.
     sem = np.full((5, 5), 13)
     inst = np.full((5, 5), 9)
     sem[0, 0], inst[0, 0] = IGNORE, -1
-    target, valid = affinity_targets(region_map(sem, inst, THINGS), 3)
+    target, valid = affinity_targets(region_map(sem, inst, THINGS), 3, "background")
     expected = np.zeros((5, 5), bool)
     expected[1:4, 1:4] = True  # (1,1) touches the void pixel: still all-one
+    np.testing.assert_array_equal(all_one_pixels(target, valid), expected)
+    target, valid = affinity_targets(region_map(sem, inst, THINGS), 3)
+    expected = np.ones((5, 5), bool)
+    expected[0, 0] = False  # the void pixel itself
     np.testing.assert_array_equal(all_one_pixels(target, valid), expected)
 
 
@@ -205,6 +220,12 @@ def test_build_targets_contents():
         np.testing.assert_array_equal(t.affinity[i], levels[i][0])
         np.testing.assert_array_equal(t.affinity_valid[i], levels[i][1])
         assert t.affinity_weight[i].shape == (2, 128 // s, 128 // s)
+    # AFFINITY.OUTSIDE_PAIRS reaches the targets
+    t_bg = build_targets(_cfg("AFFINITY.OUTSIDE_PAIRS", "background"), sem, inst, THINGS,
+                         np.random.default_rng(0))
+    bg = affinity_pyramid_targets(sem, inst, 5, t.strides, THINGS, outside="background")
+    np.testing.assert_array_equal(t_bg.affinity_valid[-1], bg[-1][1])
+    assert (t_bg.affinity_valid[-1] != t.affinity_valid[-1]).any()
     # semantic-only: no affinities; affinity-only: no semantic labels
     t_sem = build_targets(_cfg("MODEL.TASKS", "semantic", "AFFINITY.WINDOW", "0"), sem, inst,
                           THINGS, rng)

@@ -100,6 +100,10 @@ _C.AFFINITY.DROP_ALL_ONE_PROB = 0.8
 # OL: loss weight of pixels whose ground-truth class is a thing class (OPEN 5).
 # 1 disables.
 _C.AFFINITY.THING_WEIGHT = 3.0
+# Pairs whose neighbour lies outside the (cropped, padded) level map: "ignore"
+# = no loss (a crop border is not an object border); "background" = the
+# outside counts as background (target 0 from an instance pixel).
+_C.AFFINITY.OUTSIDE_PAIRS = "ignore"
 
 # ---------------------------------------------------------------------------
 # Losses (Eq. 10)
@@ -209,6 +213,7 @@ CHOICES = {
     "LOSS.AFFINITY_NORMALIZATION": ("image_sum", "count", "weight_sum"),
     "MODEL.NORM": ("bn", "syncbn"),
     "AFFINITY.WINDOW": (0, 3, 5, 7, 9),
+    "AFFINITY.OUTSIDE_PAIRS": ("ignore", "background"),
     "SOLVER.OPTIMIZER": ("nadam", "adam", "sgd"),
     "SOLVER.NADAM_SCHEDULE": ("mxnet", "per_step"),
     "TRAIN.KVSTORE": ("device", "local", "dist_sync", "dist_device_sync",

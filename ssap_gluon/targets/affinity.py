@@ -8,12 +8,18 @@ Conventions shared with the network and the graph code (docs/DESIGN.md):
   interpolated (interpolation would invent ids, OPEN 4).
 * Channel j of an r x r window is the offset (dy, dx) = (j // r - r // 2,
   j % r - r // 2), row-major.
-* Regions (OPEN 3): every thing instance (instance id > 0) is its own region;
-  all stuff and background pixels (id 0) form one region; pixels outside the
-  image count as background. A pair is *valid* unless one of its pixels is
-  void or crowd: instance id < 0, semantic == ignore label, or a thing-class
-  pixel without an instance id. Target 1 = same region, 0 = different region
-  (and 0 for invalid pairs, which carry no loss).
+* Regions: every thing instance (instance id > 0) is its own region; all
+  stuff and background pixels (id 0) form one region. A pair is *valid*
+  unless one of its pixels is void or crowd: instance id < 0, semantic ==
+  ignore label, or a thing-class pixel without an instance id. Target 1 =
+  same region, 0 = different region (and 0 for invalid pairs, which carry no
+  loss).
+* Pairs whose neighbour lies outside the level map (``outside``,
+  ``AFFINITY.OUTSIDE_PAIRS``): ``"ignore"`` (default) masks them -- a training
+  crop cuts objects, and "different instance" at the crop border would teach
+  the net that objects end there (at 1/64 of a 512x1024 crop 21 % of all pairs
+  reach outside); ``"background"`` treats the outside as background (target 0
+  from an instance, 1 from stuff).
 """
 import numpy as np
 
@@ -48,13 +54,19 @@ def region_map(semantic, instance, thing_train_ids, ignore_label=255):
     return region
 
 
-def affinity_targets(region, window):
+OUTSIDE_PAIRS = ("ignore", "background")
+
+
+def affinity_targets(region, window, outside="ignore"):
     """Targets and validity of one level from its region map.
 
     Parameters
     ----------
     region : int array (H, W) or (B, H, W), from :func:`region_map`
     window : odd int r
+    outside : "ignore" | "background"
+        Pairs whose neighbour lies outside the map: masked, or the neighbour
+        is background (module docstring).
 
     Returns
     -------
@@ -64,6 +76,9 @@ def affinity_targets(region, window):
     """
     if window < 1 or window % 2 == 0:
         raise ValueError("affinity targets: window r must be odd and >= 1, got %r" % (window,))
+    if outside not in OUTSIDE_PAIRS:
+        raise ValueError("affinity targets: outside must be one of %s, got %r"
+                         % (OUTSIDE_PAIRS, outside))
     region = np.asarray(region, dtype=np.int32)
     single = region.ndim == 2
     if single:
@@ -73,8 +88,9 @@ def affinity_targets(region, window):
                          % (region.shape,))
     b, h, w = region.shape
     half = window // 2
-    # Outside the image is background (region 0), which is valid.
-    padded = np.zeros((b, h + 2 * half, w + 2 * half), np.int32)
+    # The border is region -1 (masked) or 0 (background, valid).
+    padded = np.full((b, h + 2 * half, w + 2 * half), -1 if outside == "ignore" else 0,
+                     np.int32)
     padded[:, half:half + h, half:half + w] = region
     center_valid = (region >= 0)[:, None]
     same = np.empty((b, window * window, h, w), bool)
@@ -93,7 +109,7 @@ def affinity_targets(region, window):
 
 
 def affinity_pyramid_targets(semantic, instance, window, strides, thing_train_ids,
-                             ignore_label=255):
+                             ignore_label=255, outside="ignore"):
     """Affinity targets at every level of the pyramid.
 
     ``semantic``/``instance``: (H, W) or (B, H, W) integer maps following the
@@ -110,7 +126,8 @@ def affinity_pyramid_targets(semantic, instance, window, strides, thing_train_id
     region = region_map(downsample_labels(np.asarray(semantic), finest),
                         downsample_labels(np.asarray(instance), finest),
                         thing_train_ids, ignore_label)
-    return [affinity_targets(downsample_labels(region, s // finest), window) for s in strides]
+    return [affinity_targets(downsample_labels(region, s // finest), window, outside)
+            for s in strides]
 
 
 def all_one_pixels(target, valid):

@@ -81,7 +81,7 @@ def build_targets(cfg, semantic, instance, thing_train_ids, rng, ignore_label=No
     ----------
     cfg : CfgNode
         Reads MODEL.TASKS, MODEL.NUM_CLASSES, AFFINITY.WINDOW / STRIDES /
-        DROP_ALL_ONE_PROB / THING_WEIGHT, INPUT.IGNORE_LABEL.
+        DROP_ALL_ONE_PROB / THING_WEIGHT / OUTSIDE_PAIRS, INPUT.IGNORE_LABEL.
     semantic, instance : (B, H, W) integer arrays (numpy or NDArray) as in the
         sample contract (docs/DESIGN.md).
     thing_train_ids : train ids of the thing classes (dataset.thing_train_ids).
@@ -113,7 +113,7 @@ def build_targets(cfg, semantic, instance, thing_train_ids, rng, ignore_label=No
                         for s in strides]
     if tasks in ("joint", "affinity") and window > 0:
         levels = affinity_pyramid_targets(semantic, instance, window, strides,
-                                          thing_train_ids, ignore)
+                                          thing_train_ids, ignore, cfg.AFFINITY.OUTSIDE_PAIRS)
         for s, (target, valid) in zip(strides, levels):
             sem_s = out.semantic[strides.index(s)] if out.semantic else \
                 downsample_labels(semantic, s)
