@@ -12,8 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-CFG=${CFG:-configs/synthcity_r18.yaml}
-OUT=${OUT:-output/synthcity_r18}
+CFG=${CFG:-configs/synthcity_r18_quick.yaml}
+OUT=${OUT:-output/synthcity_r18_quick}
 DATA=${DATA:-data/synthcity}
 extra=()
 if [ "${1:-}" = "--opts" ]; then shift; extra=("$@"); fi
