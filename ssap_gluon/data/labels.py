@@ -38,43 +38,41 @@ def _build_tables():
 
     known = np.zeros(_LUT_SIZE, dtype=bool)
     to_train = np.full(_LUT_SIZE, IGNORE_LABEL, dtype=np.uint8)
-    has_instances = np.zeros(_LUT_SIZE, dtype=bool)
-    evaluated_thing = np.zeros(_LUT_SIZE, dtype=bool)
     for lab in real:
         known[lab.id] = True
-        has_instances[lab.id] = lab.hasInstances
         if lab.trainId not in (255, -1):
             to_train[lab.id] = lab.trainId
-            evaluated_thing[lab.id] = lab.hasInstances and not lab.ignoreInEval
-    return evaluated, known, to_train, has_instances, evaluated_thing
+    return evaluated, known, to_train
 
 
-(_EVALUATED, KNOWN_LABEL_IDS, LABEL_ID_TO_TRAIN_ID, LABEL_HAS_INSTANCES,
- LABEL_IS_EVALUATED_THING) = _build_tables()
-for _table in (KNOWN_LABEL_IDS, LABEL_ID_TO_TRAIN_ID, LABEL_HAS_INSTANCES,
-               LABEL_IS_EVALUATED_THING):
+_EVALUATED, KNOWN_LABEL_IDS, LABEL_ID_TO_TRAIN_ID = _build_tables()
+for _table in (KNOWN_LABEL_IDS, LABEL_ID_TO_TRAIN_ID):
     _table.setflags(write=False)
+
+# The thing classes, defined once: evaluated classes with instances. Caravan and
+# trailer have instances too but no train id (ignored in evaluation): void here.
+_THINGS = tuple(lab for lab in _EVALUATED if lab.hasInstances and not lab.ignoreInEval)
+#: Train ids of the 8 evaluated thing classes (person ... bicycle: 11..18).
+THING_TRAIN_IDS = tuple(lab.trainId for lab in _THINGS)
+#: Raw label ids of the same classes (24..28, 31..33), ascending.
+THING_LABEL_IDS = tuple(sorted(lab.id for lab in _THINGS))
+# Per label id, 1 for a thing class: uint8 for ``cv2.LUT``.
+_EVALUATED_THING_U8 = np.zeros(_LUT_SIZE, dtype=np.uint8)
+_EVALUATED_THING_U8[list(THING_LABEL_IDS)] = 1
+_EVALUATED_THING_U8.setflags(write=False)
 
 #: Instance value of a pixel without an instance id, per label id: -1 where
 #: the pixel is masked (labels without a train id; crowd/group regions of the
-#: evaluated thing classes), 0 for stuff. uint8 views for ``cv2.LUT``.
+#: evaluated thing classes), 0 for stuff. int8, for ``cv2.LUT``.
 LABEL_ID_TO_PLAIN_INSTANCE = np.where(
-    (LABEL_ID_TO_TRAIN_ID == IGNORE_LABEL) | LABEL_IS_EVALUATED_THING,
+    (LABEL_ID_TO_TRAIN_ID == IGNORE_LABEL) | (_EVALUATED_THING_U8 == 1),
     INSTANCE_IGNORE, 0).astype(np.int8)
 LABEL_ID_TO_PLAIN_INSTANCE.setflags(write=False)
-_EVALUATED_THING_U8 = LABEL_IS_EVALUATED_THING.astype(np.uint8)
-_EVALUATED_THING_U8.setflags(write=False)
 
 #: Names of the 19 evaluated classes, indexed by train id.
 CLASS_NAMES = tuple(lab.name for lab in _EVALUATED)
 NUM_CLASSES = len(CLASS_NAMES)
-#: Train ids of the 8 evaluated thing classes (person ... bicycle: 11..18).
-THING_TRAIN_IDS = tuple(lab.trainId for lab in _EVALUATED
-                        if lab.hasInstances and not lab.ignoreInEval)
 #: Raw label id of every train id (for writing predictions in the
 #: format cityscapesScripts' evaluators read).
 TRAIN_ID_TO_LABEL_ID = np.array([lab.id for lab in _EVALUATED], dtype=np.int32)
 TRAIN_ID_TO_LABEL_ID.setflags(write=False)
-#: RGB colour of every train id (the official palette), for visualisation.
-TRAIN_ID_COLORS = np.array([lab.color for lab in _EVALUATED], dtype=np.uint8)
-TRAIN_ID_COLORS.setflags(write=False)
