@@ -242,6 +242,14 @@ def test_other_sizes_render():
     assert image.shape == (96, 160, 3) and label.shape == inst.shape == (96, 160)
 
 
+def test_importing_the_generator_never_imports_mxnet():
+    """Spawned workers import the package; mxnet would cost each of them seconds."""
+    code = "import sys, ssap_gluon.data.synthcity; print('mxnet' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert proc.stdout.strip() == "False", proc.stdout + proc.stderr
+
+
 # ------------------------------------------------------------------ the script
 def run_script(*args):
     return subprocess.run([sys.executable, os.path.join(REPO, "scripts", "make_synthcity.py")] + list(args),

@@ -8,7 +8,8 @@ import numpy as np
 from .appearance import Style, hsv, noise_crop, vehicle_color
 from .canvas import LABEL, Canvas
 from .geometry import Camera
-from .street import Street, paint_backdrop, paint_facades, paint_ground, paint_sky, place_objects
+from .street import (Street, paint_backdrop, paint_facades, paint_ground, paint_sky,
+                     place_objects)
 
 def paint_void(canvas, cam, rng):
     """Ego-vehicle hood, rectification border and out-of-roi rows (void ids 1-3)."""
