@@ -79,7 +79,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--json", default=None, help="also write the report as JSON here")
     args = p.parse_args(argv)
-    from ssap_gluon.utils.gpu_env import environment_report
+    from ssap_gluon.utils.gpu_support import environment_report
 
     features, feature_error = mxnet_features()
     report = environment_report()

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from ssap_gluon.utils import gpu_env
+from ssap_gluon.utils import gpu_env, gpu_support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CU112_ARCHS = [50, 60, 70, 80, 86]
@@ -31,7 +31,7 @@ CU112_ARCHS = [50, 60, 70, 80, 86]
     (37, False, None),     # K80
 ])
 def test_gpu_verdict_for_mxnet_cu112(sm, ok, runs):
-    got, message = gpu_env.gpu_verdict(sm, CU112_ARCHS, [], "mxnet-cu112 1.9.1")
+    got, message = gpu_support.gpu_verdict(sm, CU112_ARCHS, [], "mxnet-cu112 1.9.1")
     assert got is ok
     if ok:
         assert "supported (runs the %s cubins" % runs in message
@@ -41,17 +41,17 @@ def test_gpu_verdict_for_mxnet_cu112(sm, ok, runs):
 
 
 def test_gpu_verdict_with_ptx_and_unknowns():
-    ok, message = gpu_env.gpu_verdict(90, [80], [80])
+    ok, message = gpu_support.gpu_verdict(90, [80], [80])
     assert ok and "PTX JIT from compute_80" in message
-    assert gpu_env.gpu_verdict(None, CU112_ARCHS, [])[0] is None
-    ok, message = gpu_env.gpu_verdict(86, [], [])
+    assert gpu_support.gpu_verdict(None, CU112_ARCHS, [])[0] is None
+    ok, message = gpu_support.gpu_verdict(86, [], [])
     assert ok is False and "CPU build" in message
 
 
 def test_parse_nvidia_smi():
     out = "0, NVIDIA H100 80GB HBM3, 9.0, 535.104.05\n1, NVIDIA A100-SXM4-40GB, 8.0, 535.104.05\n" \
           "2, Tesla K80, [N/A], 470.1\n"
-    gpus = gpu_env.parse_nvidia_smi(out)
+    gpus = gpu_support.parse_nvidia_smi(out)
     assert [(g["index"], g["sm"]) for g in gpus] == [(0, 90), (1, 80), (2, None)]
     assert gpus[0]["name"] == "NVIDIA H100 80GB HBM3" and gpus[1]["driver"] == "535.104.05"
 
@@ -66,15 +66,15 @@ def fake_run(stdout="", returncode=0, exc=None):
 
 
 def test_query_gpus_without_a_driver():
-    assert gpu_env.query_gpus(fake_run(exc=FileNotFoundError()))[0] == []
-    gpus, message = gpu_env.query_gpus(fake_run(returncode=9))
+    assert gpu_support.query_gpus(fake_run(exc=FileNotFoundError()))[0] == []
+    gpus, message = gpu_support.query_gpus(fake_run(returncode=9))
     assert gpus == [] and "exit 9" in message
 
 
 def test_environment_report_flags_an_h100(tmp_path):
     lib = tmp_path / "libmxnet.so"
     lib.write_bytes(synthetic_elf(fatbin([(2, 50), (2, 86)])))
-    report = gpu_env.environment_report(
+    report = gpu_support.environment_report(
         run=fake_run("0, NVIDIA H100 PCIe, 9.0, 550.54\n1, NVIDIA RTX A6000, 8.6, 550.54\n"),
         mxnet_path=str(lib))
     assert report["mxnet_archs"]["cubin"] == [50, 86]
@@ -93,7 +93,7 @@ def fatbin(entries):
         head = struct.pack("<HHIQII HH I", kind, 0x101, 64, 16, 0, 0, 0, 0, sm)
         head = head.ljust(64, b"\0")
         body += head + b"\xAB" * 16
-    return struct.pack("<IHHQ", gpu_env.FATBIN_MAGIC, 1, 16, len(body)) + body
+    return struct.pack("<IHHQ", gpu_support.FATBIN_MAGIC, 1, 16, len(body)) + body
 
 
 def synthetic_elf(fatbin_bytes):
@@ -118,12 +118,12 @@ def synthetic_elf(fatbin_bytes):
 def test_fatbin_reader_on_a_synthetic_library(tmp_path):
     path = tmp_path / "libmxnet.so"
     path.write_bytes(synthetic_elf(fatbin([(2, 50), (2, 86), (1, 80)])))
-    archs = gpu_env.mxnet_gpu_archs(str(path))
+    archs = gpu_support.mxnet_gpu_archs(str(path))
     assert archs["cubin"] == [50, 86] and archs["ptx"] == [80]
 
 
 def test_cpu_mxnet_has_no_gpu_code():
-    archs = gpu_env.mxnet_gpu_archs()
+    archs = gpu_support.mxnet_gpu_archs()
     assert archs["cubin"] == [] and archs["ptx"] == [] and "CPU build" in archs["source"]
 
 
@@ -131,7 +131,7 @@ def test_elf_reader_refuses_other_files(tmp_path):
     path = tmp_path / "x.so"
     path.write_bytes(b"not an elf" * 10)
     with open(path, "rb") as f, pytest.raises(ValueError, match="not a 64-bit"):
-        gpu_env.elf_section(f, ".nv_fatbin")
+        gpu_support.elf_section(f, ".nv_fatbin")
 
 
 # ---------------------------------------------------------------------------
@@ -193,6 +193,15 @@ def test_preload_is_a_no_op_for_the_cpu_build_or_once_mxnet_is_imported(monkeypa
         monkeypatch.delitem(sys.modules, "mxnet")
         monkeypatch.setenv("SSAP_NO_CUDA_PRELOAD", "1")
         assert gpu_env.preload_for_installed_mxnet("mxnet-cu112") == {}
+
+
+def test_import_ssap_gluon_loads_the_preload_but_not_the_diagnostics():
+    code = ("import sys, ssap_gluon; "
+            "print('ssap_gluon.utils.gpu_env' in sys.modules, "
+            "'ssap_gluon.utils.gpu_support' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert proc.stdout.split() == ["True", "False"], proc.stdout + proc.stderr
 
 
 # ---------------------------------------------------------------------------
