@@ -5,9 +5,17 @@ the paper gives one, and the choice recorded in docs/REPRODUCTION.md where it
 is silent (the "OPEN n" tags point at that table). YAML files in configs/
 override these; ``--opts KEY VALUE`` overrides a YAML.
 
-A key listed in ``CHOICES`` only accepts the values listed there.
+Every key has a rule in ``RULES`` (its valid range or set of values;
+``CHOICES`` lists the enumerated ones), checked by
+:func:`ssap_gluon.config.load_config` together with the relations between keys
+in :data:`ssap_gluon.config.rules.RELATIONS`. docs/TRAINING.md shows the table
+(:func:`ssap_gluon.config.ranges_markdown`). A new key needs a rule.
 """
 from yacs.config import CfgNode as CN
+
+# numpy only (no mxnet): the solver names are defined by the module that implements them
+from ..partition.multicut import SOLVERS as _MULTICUT_SOLVERS
+from .rules import Backbone, Bool, Devices, Float, Int, ListOf, OneOf, Strides, Template, Text
 
 _C = CN()
 _C.NAME = "ssap"
@@ -176,8 +184,13 @@ _C.TRAIN.VAL_MAX_IMAGES = 0
 _C.TEST = CN()
 # Stride of the level the cascade starts from (Table 4; paper: 16).
 _C.TEST.CASCADE_INIT_STRIDE = 16
-# Affinity levels used, as strides (Table 5 adds them coarse to fine).
+# Affinity levels used, as strides (Table 5 adds them coarse to fine). The
+# cascade visits the used levels from CASCADE_INIT_STRIDE down; the finest
+# level (4) must be used (docs/INFERENCE.md).
 _C.TEST.AFFINITY_STRIDES = [4, 8, 16, 32, 64]
+# Every used affinity level coarser than a graph's level adds its window pairs
+# to that graph as long-range edges between lattice pixels (docs/INFERENCE.md).
+_C.TEST.LONG_RANGE_EDGES = True
 # "gaec" or "gaec+kl" (OPEN 11).
 _C.TEST.MULTICUT_SOLVER = "gaec+kl"
 # Kernighan-Lin settings (docs/MULTICUT.md): outer iterations and epsilon as
@@ -192,6 +205,13 @@ _C.TEST.MULTICUT_KL_UNIMPROVED_SLACK = 1000
 _C.TEST.AFFINITY_EPS = 0.001
 # Segmentation refinement (Eq. 6-8, OPEN 18).
 _C.TEST.SEGMENTATION_REFINEMENT = True
+# How the per-class cascade seeds the refinement graph: "proposals" (its
+# segments' inner regions become supernodes) or "warm_start" (all thing pixels
+# as nodes, solved from the per-class labels) -- docs/INFERENCE.md.
+_C.TEST.REFINEMENT_SEED = "proposals"
+# Thing classes partitioned at once (threads; the solver releases the GIL).
+# 0: one per CPU core.
+_C.TEST.NUM_THREADS = 0
 _C.TEST.FLIP = False
 _C.TEST.SCALES = [1.0]
 # Predicted instances smaller than this (full-resolution pixels) are dropped (OPEN 13).
@@ -199,6 +219,11 @@ _C.TEST.MIN_INSTANCE_AREA = 100
 # Erosion (pixels, 4-connectivity) of coarse segments before they become
 # proposals at the next finer level (OPEN 9).
 _C.TEST.PROPOSAL_EROSION = 1
+# At the finer level, release proposal pixels that form a window pair of
+# affinity < 1/2 with their own proposal, then split proposals into connected
+# parts: a thin object between a coarse level's pixels is not swallowed by its
+# neighbour's proposal (docs/INFERENCE.md). False: the paper's proposals as is.
+_C.TEST.PROPOSAL_CHECK = True
 # "semantic" (mean class probability over the mask, OPEN 12) or
 # "semantic_x_affinity".
 _C.TEST.SCORE = "semantic"
@@ -218,8 +243,126 @@ CHOICES = {
     "SOLVER.NADAM_SCHEDULE": ("mxnet", "per_step"),
     "TRAIN.KVSTORE": ("device", "local", "dist_sync", "dist_device_sync",
                       "dist_async"),
-    "TEST.MULTICUT_SOLVER": ("gaec", "gaec+kl"),
+    "TEST.MULTICUT_SOLVER": tuple(_MULTICUT_SOLVERS),
     "TEST.SCORE": ("semantic", "semantic_x_affinity"),
+    "TEST.REFINEMENT_SEED": ("proposals", "warm_start"),
+}
+
+
+#: gluoncv ResNetV1b model-zoo names ResNetBackbone can build (tested against
+#: gluoncv in tests/test_config.py): the 18..152 v1b networks and the deep-stem /
+#: average-down variants v1c, v1d, v1e, v1s. Not the pruned "_0.xx" models (their
+#: structure is downloaded) nor the "_gn" ones (GroupNorm, ignoring MODEL.NORM).
+BACKBONES = tuple(["resnet%d_v1b" % d for d in (18, 34, 50, 101, 152)]
+                  + ["resnet%d_v1%s" % (d, v) for v in "cdes" for d in (50, 101, 152)])
+
+_UNIT = Float(0.0, 1.0)
+_NON_NEGATIVE = Float(0.0)
+#: Scale factors (training rescale, test scales): above 16 a Cityscapes frame
+#: would be 16k x 32k pixels.
+_SCALE = Float(0.0, 16.0, lo_open=True)
+
+#: The valid range or set of every key (checked at load; NaN/inf always refused).
+RULES = {
+    "NAME": Text("any string (names the run in logs and plots)"),
+    "DATASET.NAME": OneOf(CHOICES["DATASET.NAME"]),
+    "DATASET.ROOT": Text("a folder, or \"\" for $CITYSCAPES_DATASET / $COCO_DATASET "
+                         "(must exist when a run starts)"),
+    "DATASET.TRAIN_SPLIT": Text("a non-empty split name (a folder under leftImg8bit/ or "
+                                "the {split} of the COCO patterns)", empty_ok=False),
+    "DATASET.VAL_SPLIT": Text("a non-empty split name (must exist when validation will "
+                              "run)", empty_ok=False),
+    "DATASET.TEST_SPLIT": Text("a non-empty split name", empty_ok=False),
+    "DATASET.COCO_JSON": Template(["split"], "a path under DATASET.ROOT; {split} is the "
+                                             "split name"),
+    "DATASET.COCO_PANOPTIC_DIR": Template(["split"], "a path under DATASET.ROOT; {split} "
+                                                     "is the split name"),
+    "DATASET.COCO_IMAGE_DIR": Template(["split"], "a path under DATASET.ROOT; {split} is "
+                                                  "the split name"),
+    "INPUT.CROP_SIZE": ListOf(Int(1), length=2, note="height, width; multiples of the "
+                                                     "coarsest AFFINITY.STRIDES level"),
+    "INPUT.SCALE_RANGE": ListOf(_SCALE, length=2, note="min <= max"),
+    "INPUT.SCALE_STEP": Float(0.0, 16.0, note="0 = continuous"),
+    "INPUT.SIZE_DIVISOR": Int(0, note="0 or 1 = no padding, else a multiple of the coarsest "
+                                      "AFFINITY.STRIDES level"),
+    "INPUT.FLIP": Bool(),
+    "INPUT.LONG_EDGE": Int(0, note="0 keeps the size"),
+    "INPUT.MEAN": ListOf(_UNIT, length=3, note="RGB on the 0..1 scale"),
+    "INPUT.STD": ListOf(Float(0.0, 1.0, lo_open=True), length=3, note="RGB on the 0..1 scale"),
+    "INPUT.IGNORE_LABEL": Int(0, 255, note=">= MODEL.NUM_CLASSES"),
+    "DATALOADER.NUM_WORKERS": Int(0, 256, note="0 = load in the main process"),
+    "DATALOADER.PREFETCH": Int(0, 1024),
+    "MODEL.BACKBONE": Backbone(BACKBONES, note="gluoncv ResNetV1b"),
+    "MODEL.PRETRAINED": Text("\"\" (random init), \"model_store\" or a .params path "
+                             "(must exist when a run starts)"),
+    "MODEL.DILATED": Bool(),
+    "MODEL.TASKS": OneOf(CHOICES["MODEL.TASKS"]),
+    "MODEL.AFFINITY_FEATURE": OneOf(CHOICES["MODEL.AFFINITY_FEATURE"]),
+    "MODEL.NUM_CLASSES": Int(1, 255, note="the dataset's classes"),
+    "MODEL.DECODER_CHANNELS": Int(1, 4096),
+    "MODEL.HEAD_CHANNELS": Int(1, 4096),
+    "MODEL.HEAD_KERNEL": OneOf(CHOICES["MODEL.HEAD_KERNEL"]),
+    "MODEL.HEAD_CONV": OneOf(CHOICES["MODEL.HEAD_CONV"]),
+    "MODEL.NORM": OneOf(CHOICES["MODEL.NORM"]),
+    "AFFINITY.WINDOW": OneOf(CHOICES["AFFINITY.WINDOW"], note="0 only with MODEL.TASKS "
+                                                               "semantic"),
+    "AFFINITY.STRIDES": Strides(),
+    "AFFINITY.DROP_ALL_ONE_PROB": Float(0.0, 1.0, hi_open=True, note="0 = no BD"),
+    "AFFINITY.THING_WEIGHT": Float(0.0, 1000.0, lo_open=True, note="1 = no OL"),
+    "AFFINITY.OUTSIDE_PAIRS": OneOf(CHOICES["AFFINITY.OUTSIDE_PAIRS"]),
+    "LOSS.FOCAL_GAMMA": Float(0.0, 10.0, note="0 = cross-entropy"),
+    "LOSS.AFFINITY_ALPHA": Float(0.0, 1000.0),
+    "LOSS.LEVEL_WEIGHTS": ListOf(Float(0.0, 1000.0), note="one per AFFINITY.STRIDES level"),
+    "LOSS.SEMANTIC_LEVEL_WEIGHTS": ListOf(Float(0.0, 1000.0),
+                                          note="one per AFFINITY.STRIDES level"),
+    "LOSS.AFFINITY_NORMALIZATION": OneOf(CHOICES["LOSS.AFFINITY_NORMALIZATION"]),
+    "SOLVER.OPTIMIZER": OneOf(CHOICES["SOLVER.OPTIMIZER"]),
+    "SOLVER.NADAM_SCHEDULE": OneOf(CHOICES["SOLVER.NADAM_SCHEDULE"]),
+    "SOLVER.NADAM_SCHEDULE_DECAY": _UNIT,
+    "SOLVER.NADAM_BETA1": Float(0.0, 1.0, hi_open=True),
+    "SOLVER.NADAM_BETA2": Float(0.0, 1.0, hi_open=True),
+    "SOLVER.NADAM_EPSILON": Float(0.0, 1.0, lo_open=True),
+    "SOLVER.MOMENTUM": Float(0.0, 1.0, hi_open=True),
+    "SOLVER.BASE_LR": Float(0.0, 1.0, lo_open=True),
+    "SOLVER.STEPS": ListOf(Int(1), increasing=True, note="0-based iterations from which the "
+                                                         "lr is multiplied by GAMMA"),
+    "SOLVER.GAMMA": Float(0.0, 1.0, lo_open=True),
+    "SOLVER.MAX_ITER": Int(1),
+    "SOLVER.IMS_PER_BATCH": Int(1, note="global; must split evenly over workers x devices"),
+    "SOLVER.WEIGHT_DECAY": _UNIT,
+    "SOLVER.NO_WD_BIAS_NORM": Bool(),
+    "SOLVER.CLIP_GRADIENT": Float(0.0, note="0 = off"),
+    "TRAIN.DEVICES": Devices(),
+    "TRAIN.SEED": Int(0, 2 ** 31 - 1),
+    "TRAIN.OUTPUT_DIR": Text("a non-empty path (a directory, created if missing)",
+                             empty_ok=False),
+    "TRAIN.CHECKPOINT_PERIOD": Int(1),
+    "TRAIN.KEEP_CHECKPOINTS": Int(0, note="0 keeps all"),
+    "TRAIN.LOG_PERIOD": Int(1),
+    "TRAIN.EVAL_PERIOD": Int(0, note="0 = only at the end"),
+    "TRAIN.VALIDATE_AT_END": Bool(),
+    "TRAIN.AMP": Bool(),
+    "TRAIN.KVSTORE": OneOf(CHOICES["TRAIN.KVSTORE"]),
+    "TRAIN.HYBRIDIZE": Bool(),
+    "TRAIN.VAL_MAX_IMAGES": Int(0, note="0 = all"),
+    "TEST.CASCADE_INIT_STRIDE": Int(1, note="a level of AFFINITY.STRIDES"),
+    "TEST.AFFINITY_STRIDES": Strides(note="levels of AFFINITY.STRIDES, including the finest"),
+    "TEST.LONG_RANGE_EDGES": Bool(),
+    "TEST.MULTICUT_SOLVER": OneOf(CHOICES["TEST.MULTICUT_SOLVER"]),
+    "TEST.MULTICUT_KL_OUTER_ITERATIONS": Int(0),
+    "TEST.MULTICUT_KL_EPSILON": _NON_NEGATIVE,
+    "TEST.MULTICUT_KL_DEPTH_FRACTION": Float(0.0, 1.0, lo_open=True),
+    "TEST.MULTICUT_KL_UNIMPROVED_SLACK": Int(-1, note="-1 = no limit"),
+    "TEST.AFFINITY_EPS": Float(0.0, 0.5, lo_open=True, hi_open=True),
+    "TEST.SEGMENTATION_REFINEMENT": Bool(),
+    "TEST.REFINEMENT_SEED": OneOf(CHOICES["TEST.REFINEMENT_SEED"]),
+    "TEST.NUM_THREADS": Int(0, 1024, note="0 = one per CPU core"),
+    "TEST.FLIP": Bool(),
+    "TEST.SCALES": ListOf(_SCALE, min_length=1),
+    "TEST.MIN_INSTANCE_AREA": Int(0),
+    "TEST.PROPOSAL_EROSION": Int(0, 64),
+    "TEST.PROPOSAL_CHECK": Bool(),
+    "TEST.SCORE": OneOf(CHOICES["TEST.SCORE"]),
 }
 
 

@@ -3,26 +3,45 @@
 yacs already refuses unknown keys; this module adds what a user needs on top:
 the file name in every message, ``_BASE_`` inheritance (so each ablation YAML
 states only what differs from the paper setting), int -> float promotion
-(``BASE_LR: 1`` is fine, ``STRIDES: [4.5]`` is not), element types inside
-lists, allowed values of enumerated keys, and cross-key checks.
+(``BASE_LR: 1`` is fine, ``STRIDES: [4.5]`` is not), number literals that
+PyYAML reads as strings for float keys (``BASE_LR: 1e-3``), element types
+inside lists, the valid range of every key (``defaults.RULES``) and the
+relations between keys (``rules.RELATIONS``). Every problem of a config is
+reported at once, each with its key, the file (or ``--opts``) that set it and
+what was expected.
 """
 import ast
 import os
+import re
 
 import yaml
 from yacs.config import CfgNode
 
-from .defaults import CHOICES, get_default_config
+from .defaults import RULES, get_default_config
+from .rules import RELATIONS
 
 BASE_KEY = "_BASE_"
 
 
 class ConfigError(ValueError):
-    """A config file or override is invalid; the message names key and source."""
+    """A config file or override is invalid; the message names key and source.
+
+    ``problems``: the individual problems (one line each) when several were found.
+    """
+
+    def __init__(self, message, problems=None):
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
 
 
 def _type_name(value):
     return type(value).__name__
+
+
+# A decimal number literal: PyYAML (YAML 1.1) reads "1e-3" (no dot) as a string.
+# NaN and infinities are parsed too, to be refused with the range check's message.
+_FLOAT_LITERAL = re.compile(r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|\.?(nan|inf|infinity))$",
+                            re.IGNORECASE)
 
 
 def _coerce(key, value, default, source):
@@ -34,6 +53,9 @@ def _coerce(key, value, default, source):
     elif isinstance(default, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _FLOAT_LITERAL.match(value.strip()):
+            # YAML's ".nan" / ".inf" are Python's "nan" / "inf"
+            return float(re.sub(r"^([+-]?)\.(?=[a-zA-Z])", r"\1", value.strip()))
     elif isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -56,7 +78,7 @@ def _coerce(key, value, default, source):
         % (key, where, _type_name(default), default, _type_name(value), value))
 
 
-def _merge_dict(cfg, data, source, prefix=""):
+def _merge_dict(cfg, data, source, prefix="", origins=None):
     if not isinstance(data, dict):
         raise ConfigError("%s: expected a mapping of config keys, got %s"
                           % (source or "config", _type_name(data)))
@@ -69,9 +91,11 @@ def _merge_dict(cfg, data, source, prefix=""):
             if not isinstance(v, dict):
                 raise ConfigError("config key %s%s is a section; expected a mapping, got %r"
                                   % (key, " (in %s)" % source if source else "", v))
-            _merge_dict(cfg[k], v, source, key + ".")
+            _merge_dict(cfg[k], v, source, key + ".", origins)
         else:
             cfg[k] = _coerce(key, v, cfg[k], source)
+            if origins is not None:
+                origins[key] = source
 
 
 def _read_yaml(path, chain=()):
@@ -109,8 +133,10 @@ def _parse_opt_value(text):
         return text  # a bare word is a string
 
 
-def merge_opts(cfg, opts):
-    """Merge ``[KEY, VALUE, KEY, VALUE, ...]`` (command-line ``--opts``) into cfg."""
+def merge_opts(cfg, opts, origins=None):
+    """Merge ``[KEY, VALUE, KEY, VALUE, ...]`` (command-line ``--opts``) into cfg.
+
+    ``origins`` (a dict), when given, records ``key -> "--opts"``."""
     opts = list(opts or [])
     if len(opts) % 2:
         raise ConfigError("--opts needs KEY VALUE pairs; got an odd number of items: %r" % opts)
@@ -127,60 +153,77 @@ def merge_opts(cfg, opts):
         if isinstance(node[parts[-1]], CfgNode):
             raise ConfigError("config key %s (from --opts) is a section, not a value" % key)
         node[parts[-1]] = _coerce(key, _parse_opt_value(text), node[parts[-1]], "--opts")
+        if origins is not None:
+            origins[key] = "--opts"
     return cfg
 
 
-def _get(cfg, dotted):
+def get_value(cfg, dotted):
+    """The value of the dotted key ``"SECTION.KEY"`` of a config (KeyError if absent)."""
     node = cfg
     for part in dotted.split("."):
         node = node[part]
     return node
 
 
-def validate(cfg, source=""):
-    """Check allowed values and relations between keys."""
-    where = " (in %s)" % source if source else ""
-    for key, allowed in CHOICES.items():
-        value = _get(cfg, key)
-        if value not in allowed:
-            raise ConfigError("config key %s%s: %r is not one of %s"
-                              % (key, where, value, ", ".join(map(repr, allowed))))
-    n_levels = len(cfg.AFFINITY.STRIDES)
-    for key in ("LOSS.LEVEL_WEIGHTS", "LOSS.SEMANTIC_LEVEL_WEIGHTS"):
-        if len(_get(cfg, key)) != n_levels:
-            raise ConfigError("config key %s%s: needs one weight per level of "
-                              "AFFINITY.STRIDES (%d), got %d"
-                              % (key, where, n_levels, len(_get(cfg, key))))
-    strides = cfg.AFFINITY.STRIDES
-    if any(s <= 0 or s & (s - 1) for s in strides) or sorted(strides) != list(strides):
-        raise ConfigError("config key AFFINITY.STRIDES%s: expected increasing powers of "
-                          "two, got %r" % (where, strides))
-    for key in ("TEST.AFFINITY_STRIDES",):
-        bad = [s for s in _get(cfg, key) if s not in strides]
-        if bad:
-            raise ConfigError("config key %s%s: strides %r are not levels of "
-                              "AFFINITY.STRIDES %r" % (key, where, bad, strides))
-    if cfg.TEST.CASCADE_INIT_STRIDE not in strides:
-        raise ConfigError("config key TEST.CASCADE_INIT_STRIDE%s: %r is not a level of "
-                          "AFFINITY.STRIDES %r" % (where, cfg.TEST.CASCADE_INIT_STRIDE, strides))
-    for key, n in (("INPUT.CROP_SIZE", 2), ("INPUT.SCALE_RANGE", 2),
-                   ("INPUT.MEAN", 3), ("INPUT.STD", 3)):
-        if len(_get(cfg, key)) != n:
-            raise ConfigError("config key %s%s: expected %d values, got %r"
-                              % (key, where, n, list(_get(cfg, key))))
-    lo, hi = cfg.INPUT.SCALE_RANGE
-    if not 0 < lo <= hi:
-        raise ConfigError("config key INPUT.SCALE_RANGE%s: expected 0 < min <= max, got %r"
-                          % (where, [lo, hi]))
-    if not 0.0 <= cfg.AFFINITY.DROP_ALL_ONE_PROB < 1.0:
-        raise ConfigError("config key AFFINITY.DROP_ALL_ONE_PROB%s: expected a probability "
-                          "in [0, 1), got %r" % (where, cfg.AFFINITY.DROP_ALL_ONE_PROB))
-    if cfg.SOLVER.IMS_PER_BATCH <= 0 or cfg.SOLVER.MAX_ITER <= 0:
-        raise ConfigError("config keys SOLVER.IMS_PER_BATCH and SOLVER.MAX_ITER%s must be "
-                          "positive" % where)
-    if list(cfg.SOLVER.STEPS) != sorted(cfg.SOLVER.STEPS):
-        raise ConfigError("config key SOLVER.STEPS%s: expected increasing iterations, got %r"
-                          % (where, list(cfg.SOLVER.STEPS)))
+def leaf_keys(cfg, prefix=""):
+    """Every dotted key of ``cfg`` that holds a value (not a section), in order."""
+    out = []
+    for k, v in cfg.items():
+        if isinstance(v, CfgNode):
+            out.extend(leaf_keys(v, prefix + k + "."))
+        else:
+            out.append(prefix + k)
+    return out
+
+
+def _origin(origins, key, source):
+    if origins is None:
+        return source or ""
+    return origins.get(key, "default")
+
+
+def config_problems(cfg, source="", origins=None):
+    """Every range and relation problem of ``cfg``: a list of one-line messages,
+    each naming the key, where it was set and what was expected."""
+    problems = []
+    bad = set()
+    for key in leaf_keys(cfg):
+        rule = RULES.get(key)
+        if rule is None:
+            continue  # tests/test_config.py makes sure every key has a rule
+        value = get_value(cfg, key)
+        why = rule.problem(value)
+        if why:
+            bad.add(key)
+            problems.append("config key %s: %r %s (%s)" % (
+                key, list(value) if isinstance(value, (list, tuple)) else value, why,
+                _where(_origin(origins, key, source))))
+    for keys, check in RELATIONS:
+        if bad.intersection(keys):
+            continue
+        for why in check(cfg):
+            wheres = ["%s %s" % (k, _where(_origin(origins, k, source))) for k in keys]
+            problems.append("config key%s %s: %s (%s)" % (
+                "s" if len(keys) > 1 else "", ", ".join(keys), why, "; ".join(wheres)))
+    return problems
+
+
+def _where(origin):
+    if origin in ("", "default"):
+        return "default"
+    return "from --opts" if origin == "--opts" else "in %s" % origin
+
+
+def validate(cfg, source="", origins=None):
+    """Check the valid range of every key and the relations between keys;
+    raise one ConfigError listing every problem."""
+    problems = config_problems(cfg, source, origins)
+    if len(problems) == 1:
+        raise ConfigError(problems[0], problems)
+    if problems:
+        raise ConfigError("%d config problems:\n  - %s" % (len(problems),
+                                                           "\n  - ".join(problems)), problems)
     return cfg
 
 
@@ -190,13 +233,12 @@ def load_config(path=None, opts=None, freeze=True):
     Returns a frozen CfgNode unless ``freeze=False``.
     """
     cfg = get_default_config()
-    source = ""
+    origins = {}
     if path:
         for layer_path, data in _read_yaml(path):
-            _merge_dict(cfg, data, layer_path)
-        source = os.path.abspath(path)
-    merge_opts(cfg, opts)
-    validate(cfg, source + (" + --opts" if opts else ""))
+            _merge_dict(cfg, data, layer_path, origins=origins)
+    merge_opts(cfg, opts, origins)
+    validate(cfg, origins=origins)
     if freeze:
         cfg.freeze()
     return cfg
@@ -209,3 +251,18 @@ def config_to_dict(cfg):
         out[k] = config_to_dict(v) if isinstance(v, CfgNode) else (
             list(v) if isinstance(v, tuple) else v)
     return out
+
+
+def ranges_markdown():
+    """The table of every key, its default and its valid range (docs/TRAINING.md)."""
+    from .defaults import get_default_config as defaults
+
+    cfg = defaults()
+    lines = ["| key | default | valid |", "|---|---|---|"]
+    for key in leaf_keys(cfg):
+        value = get_value(cfg, key)
+        shown = list(value) if isinstance(value, (list, tuple)) else value
+        rule = RULES.get(key)
+        valid = rule.describe() if rule else "(no rule)"
+        lines.append("| `%s` | `%r` | %s |" % (key, shown, valid.replace("|", "\\|")))
+    return "\n".join(lines) + "\n"

@@ -35,8 +35,7 @@ import warnings
 import mxnet as mx
 import numpy as np
 
-from ..config import config_to_dict
-from ..config.loader import _get
+from ..config import config_to_dict, get_value
 from ..utils.io import atomic_write, write_json_atomic
 from .devices import wait_for_parameter_writes
 
@@ -90,7 +89,7 @@ def _flatten(d, prefix=""):
 def compat_values(cfg):
     """``{key: value}`` of :data:`COMPAT_KEYS` (JSON-comparable)."""
     # the JSON round trip turns tuples into lists
-    return {k: json.loads(json.dumps(_get(cfg, k))) for k in COMPAT_KEYS}
+    return {k: json.loads(json.dumps(get_value(cfg, k))) for k in COMPAT_KEYS}
 
 
 def config_hash(cfg):

@@ -26,14 +26,11 @@ Two more rules every threaded or hybridized path follows:
   writes (docs/TRAINING.md, "Saved weights and BatchNorm statistics").
 """
 import queue
-import re
 import threading
 
 import mxnet as mx
 
-from ..config import ConfigError
-
-_DEVICE_RE = re.compile(r"^(cpu|gpu)(?::(.*))?$")
+from ..config import ConfigError, parse_device_spec
 
 
 def build_graph(net, inputs):
@@ -59,31 +56,12 @@ def parse_devices(spec, num_gpus=None):
 
     For ``cpu:N`` the number is a *count* of CPU contexts (they share the
     host's cores; useful to test multi-device code); for ``gpu:`` a list of
-    device ids. ``num_gpus`` (default: ``mx.context.num_gpus()``) checks that
-    the GPUs exist.
+    device ids. The syntax is the config's (``config.parse_device_spec``);
+    ``num_gpus`` (default: ``mx.context.num_gpus()``) checks that the GPUs exist.
     """
-    text = str(spec).strip().lower().replace(" ", "")
-    match = _DEVICE_RE.match(text)
-    if not match:
-        raise ConfigError("config key TRAIN.DEVICES: %r is not 'cpu', 'cpu:N' or "
-                          "'gpu:I,J,...'" % (spec,))
-    kind, rest = match.group(1), match.group(2)
+    kind, ids = parse_device_spec(spec)
     if kind == "cpu":
-        if rest in (None, ""):
-            return [mx.cpu(0)]
-        if not rest.isdigit() or int(rest) < 1:
-            raise ConfigError("config key TRAIN.DEVICES: %r: 'cpu:N' needs a positive number of "
-                              "CPU contexts" % (spec,))
-        return [mx.cpu(i) for i in range(int(rest))]
-    ids = [0] if rest in (None, "") else []
-    if rest:
-        for part in rest.split(","):
-            if not part.isdigit():
-                raise ConfigError("config key TRAIN.DEVICES: %r: GPU ids must be integers"
-                                  % (spec,))
-            ids.append(int(part))
-    if len(set(ids)) != len(ids):
-        raise ConfigError("config key TRAIN.DEVICES: %r lists a GPU twice" % (spec,))
+        return [mx.cpu(i) for i in ids]
     if num_gpus is None:
         num_gpus = mx.context.num_gpus()
     missing = [i for i in ids if i >= num_gpus]
