@@ -1,4 +1,5 @@
-"""Synthetic multicut problems on pixel grids, for tests and benchmarks.
+"""Synthetic multicut problems on pixel grids, for tests and benchmarks (a
+fixture: production code never imports it).
 
 A problem is built like the graphs of the cascade (paper Sec. 3.2): every
 pixel is a node and is joined to the pixels of a ``window x window``
@@ -9,38 +10,10 @@ seed and have a known "true" partition.
 """
 import numpy as np
 
-from ..targets.affinity import window_offsets
+from .graph import forward_offsets, grid_edges
 
 __all__ = ["forward_offsets", "grid_edges", "random_instance_layout",
            "pixel_multicut_problem"]
-
-
-def forward_offsets(window):
-    """The offsets (dy, dx) of a ``window x window`` neighbourhood that point
-    "forward" (dy > 0, or dy == 0 and dx > 0), so each undirected pixel pair
-    appears once. A 5x5 window gives the 12 forward neighbours."""
-    if window < 3 or window % 2 == 0:
-        raise ValueError("window must be an odd integer >= 3, got %r" % (window,))
-    # the affinity channels' row-major order (targets.affinity), forward half only
-    return [(dy, dx) for dy, dx in window_offsets(window) if dy > 0 or (dy == 0 and dx > 0)]
-
-
-def grid_edges(height, width, window=5):
-    """Edges (E, 2) int64 of the pixel graph, grouped by offset in
-    ``forward_offsets(window)`` order; nodes are ``y * width + x``."""
-    index = np.arange(height * width, dtype=np.int64).reshape(height, width)
-    parts = []
-    for dy, dx in forward_offsets(window):
-        y0, y1 = 0, height - dy
-        x0, x1 = max(0, -dx), min(width, width - dx)
-        if y1 <= y0 or x1 <= x0:
-            continue
-        u = index[y0:y1, x0:x1]
-        v = index[y0 + dy:y1 + dy, x0 + dx:x1 + dx]
-        parts.append(np.stack([u.ravel(), v.ravel()], axis=1))
-    if not parts:
-        return np.zeros((0, 2), np.int64)
-    return np.concatenate(parts, axis=0)
 
 
 def random_instance_layout(height, width, rng, pixels_per_instance=1500):
