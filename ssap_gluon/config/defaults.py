@@ -227,6 +227,11 @@ _C.TEST.PROPOSAL_CHECK = True
 # "semantic" (mean class probability over the mask, OPEN 12) or
 # "semantic_x_affinity".
 _C.TEST.SCORE = "semantic"
+# Instance masks at full resolution: "nearest" = the finest level's instance
+# labels upsampled (nearest, level pixel i = input pixel s*i); "semantic" =
+# thing pixels of the full-resolution semantic map (bilinear) take the label
+# of the nearest instance pixel within one level pixel (docs/INFERENCE.md).
+_C.TEST.MASK_UPSAMPLING = "nearest"
 
 # Values allowed for enumerated keys; checked by ssap_gluon.config.load_config.
 CHOICES = {
@@ -246,6 +251,7 @@ CHOICES = {
     "TEST.MULTICUT_SOLVER": tuple(_MULTICUT_SOLVERS),
     "TEST.SCORE": ("semantic", "semantic_x_affinity"),
     "TEST.REFINEMENT_SEED": ("proposals", "warm_start"),
+    "TEST.MASK_UPSAMPLING": ("nearest", "semantic"),
 }
 
 
