@@ -8,7 +8,8 @@ import pytest
 from mxnet import autograd, gluon
 
 from ssap_gluon.config import load_config
-from ssap_gluon.model import PretrainedWeightsError, activate, build_model, model_store_path
+from ssap_gluon.model import (PretrainedWeightsError, activate, build_model, model_store_path,
+                              split_outputs)
 from ssap_gluon.model.backbone import ResNetBackbone
 
 THIN = ["MODEL.DECODER_CHANNELS", "16", "MODEL.HEAD_CHANNELS", "8", "MODEL.PRETRAINED", "",
@@ -60,10 +61,12 @@ def test_export_and_reload_give_identical_outputs(tmp_path):
     for a, b in zip(ref, got):
         np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
     # the module-level activate serves the exported net (no SSAPNet attributes)
-    sem, aff = activate(got, num_levels=5)
-    sem_ref, aff_ref = net.activate(ref)
-    np.testing.assert_array_equal(sem[2].asnumpy(), sem_ref[2].asnumpy())
-    np.testing.assert_array_equal(aff[4].asnumpy(), aff_ref[4].asnumpy())
+    probs = activate(split_outputs(got, (4, 8, 16, 32, 64)))
+    probs_ref = net.activate(ref)
+    np.testing.assert_array_equal(probs.semantic_at(16).asnumpy(),
+                                  probs_ref.semantic_at(16).asnumpy())
+    np.testing.assert_array_equal(probs.affinity_at(64).asnumpy(),
+                                  probs_ref.affinity_at(64).asnumpy())
 
 
 def test_variant_single_feature_with_and_without_dilation():
@@ -141,8 +144,9 @@ def test_every_parameter_gets_a_gradient():
 
 def test_activate_gives_probabilities():
     net = build_model(_cfg())
-    sem, aff = net.activate(net(mx.nd.random.uniform(shape=(1, 3, 64, 64))))
-    assert len(sem) == len(aff) == 5
+    probs = net.activate(net(mx.nd.random.uniform(shape=(1, 3, 64, 64))))
+    sem, aff = probs.semantic, probs.affinity
+    assert len(sem) == len(aff) == 5 and probs.strides == (4, 8, 16, 32, 64)
     np.testing.assert_allclose(sem[0].sum(axis=1).asnumpy(), 1.0, rtol=1e-5)
     # (random weights in inference mode saturate some logits, so 0 and 1 occur)
     assert all(((a >= 0) * (a <= 1)).min().asscalar() == 1 for a in aff)

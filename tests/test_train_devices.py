@@ -12,8 +12,9 @@ from mxnet.gluon.contrib.nn import SyncBatchNorm
 from ssap_gluon.config import ConfigError, load_config
 from ssap_gluon.training.devices import (DeviceThreads, build_graph, parse_devices,
                                          per_device_batch)
+from ssap_gluon.inference.network import upsample_level
 from ssap_gluon.training.validate import (confusion_matrix, evaluate_semantic_miou,
-                                          iou_from_confusion, upsample_level)
+                                          iou_from_confusion)
 
 
 def test_parse_devices():

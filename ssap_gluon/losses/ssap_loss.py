@@ -5,6 +5,7 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import Block
 
+from ..inference.pyramid import split_outputs
 from .affinity import AffinityLoss
 from .focal import FocalLoss
 
@@ -52,37 +53,32 @@ class SSAPLoss(Block):
             self.affinity = AffinityLoss(cfg.LOSS.AFFINITY_NORMALIZATION)
 
     def forward(self, outputs, targets):
-        outputs = list(outputs)
-        n = len(self.strides)
-        expected = n * (int(self.has_semantic) + int(self.has_affinity))
-        if len(outputs) != expected:
-            raise ValueError("SSAPLoss: expected %d network outputs for %d levels "
-                             "(semantic=%s, affinity=%s), got %d"
-                             % (expected, n, self.has_semantic, self.has_affinity,
-                                len(outputs)))
+        # the levels are read by stride through the network's own output layout
+        pyramid = split_outputs(outputs, self.strides, self.has_semantic, self.has_affinity)
         if tuple(targets.strides) != self.strides:
             raise ValueError("SSAPLoss: targets have strides %r, the config %r"
                              % (list(targets.strides), list(self.strides)))
-        ctx = outputs[0].context
+        maps = pyramid.semantic or pyramid.affinity
+        ctx = maps[0].context
         terms = OrderedDict()
         total = mx.nd.zeros((1,), ctx=ctx)
         if self.has_semantic:
-            if len(targets.semantic) != n:
+            if len(targets.semantic) != len(self.strides):
                 raise ValueError("SSAPLoss: targets carry no semantic labels; build them "
                                  "with the same config (MODEL.TASKS)")
             for i, s in enumerate(self.strides):
-                logits = _float32(outputs[i])
+                logits = _float32(pyramid.semantic_at(s))
                 label = _to_nd(targets.semantic[i], ctx)
                 _check_shape("semantic", s, logits, label.shape, 1)
                 term = self.focal(logits, label)
                 terms["semantic_s%d" % s] = term
                 total = total + self.semantic_weights[i] * term
         if self.has_affinity:
-            if len(targets.affinity) != n:
+            if len(targets.affinity) != len(self.strides):
                 raise ValueError("SSAPLoss: targets carry no affinities; build them with the "
                                  "same config (MODEL.TASKS, AFFINITY.WINDOW)")
             for i, s in enumerate(self.strides):
-                logits = _float32(outputs[-n + i])
+                logits = _float32(pyramid.affinity_at(s))
                 target = _to_nd(targets.affinity[i], ctx)
                 if logits.shape[1] != target.shape[1]:
                     raise ValueError("SSAPLoss: level 1/%d has %d affinity channels, targets %d "

@@ -2,7 +2,7 @@
 
 >>> net = build_model(cfg)            # SSAPNet, initialised (pretrained or random)
 >>> outputs = net(images)             # semantic logits per level, then affinity logits
->>> sem_prob, aff_prob = net.activate(outputs)
+>>> probs = net.activate(outputs)     # a Pyramid: probs.semantic_at(4), probs.affinity_at(16)
 
 See docs/MODEL.md.
 """

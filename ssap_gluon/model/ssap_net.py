@@ -6,13 +6,15 @@ level a semantic head (C logits) and an affinity head (r*r logits).
 Output (a flat tuple, so the net hybridizes and exports): the semantic logits
 of every level, fine to coarse, then the affinity logits of every level, fine
 to coarse; a semantic-only model returns only the first group, an
-affinity-only model only the second. Level i has shape (B, C or r*r, H/s_i,
+affinity-only model only the second. ``net.split_outputs(outputs)`` reads it
+as a :class:`~ssap_gluon.inference.Pyramid` indexed by stride. Level i has shape (B, C or r*r, H/s_i,
 W/s_i) with s_i = ``net.strides[i]``; affinity channel j is the window offset
 (dy, dx) = (j // r - r // 2, j % r - r // 2) (docs/DESIGN.md).
 """
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
+from ..inference.pyramid import split_outputs
 from .backbone import ResNetBackbone, resolve_pretrained
 from .decoder import UShapeDecoder
 from .heads import PredictionHead
@@ -119,35 +121,21 @@ class SSAPNet(HybridBlock):
         return tuple(out)
 
     def split_outputs(self, outputs):
-        """(semantic logits per level or [], affinity logits per level or [])."""
-        return split_outputs(outputs, self.num_levels, self.has_semantic, self.has_affinity)
+        """The flat output tuple as a :class:`~ssap_gluon.inference.Pyramid` of
+        logits, indexed by stride."""
+        return split_outputs(outputs, self.strides, self.has_semantic, self.has_affinity)
 
     def activate(self, outputs):
-        """Logits -> probabilities: softmax over classes, sigmoid over affinities.
-
-        Returns ``(semantic_probs, affinity_probs)``, lists fine to coarse.
-        """
-        return activate(outputs, self.num_levels, self.has_semantic, self.has_affinity)
+        """Logits -> a Pyramid of probabilities: softmax over classes, sigmoid
+        over affinities."""
+        return activate(self.split_outputs(outputs))
 
 
-def activate(outputs, num_levels, has_semantic=True, has_affinity=True):
-    """Logits -> (softmax per semantic level, sigmoid per affinity level); also
-    for the outputs of an exported (SymbolBlock) network."""
-    sem, aff = split_outputs(outputs, num_levels, has_semantic, has_affinity)
-    return [mx.nd.softmax(o, axis=1) for o in sem], [mx.nd.sigmoid(o) for o in aff]
-
-
-def split_outputs(outputs, num_levels, has_semantic=True, has_affinity=True):
-    """Split the flat output tuple into (semantic list, affinity list)."""
-    outputs = list(outputs)
-    expected = num_levels * (int(has_semantic) + int(has_affinity))
-    if len(outputs) != expected:
-        raise ValueError("expected %d network outputs (%d levels, semantic=%s, affinity=%s), "
-                         "got %d" % (expected, num_levels, has_semantic, has_affinity,
-                                     len(outputs)))
-    sem = outputs[:num_levels] if has_semantic else []
-    aff = outputs[-num_levels:] if has_affinity else []
-    return sem, aff
+def activate(pyramid):
+    """A Pyramid of logits (NDArrays) -> one of probabilities; also for the
+    outputs of an exported (SymbolBlock) network, split with
+    :func:`~ssap_gluon.inference.split_outputs`."""
+    return pyramid.map(lambda x: mx.nd.softmax(x, axis=1), mx.nd.sigmoid)
 
 
 def _check_structure(tasks, affinity_feature, dilated, window, strides, head_conv,

@@ -6,7 +6,7 @@ The prediction of a frame: the eval transform (pad to ``INPUT.SIZE_DIVISOR``),
 one forward pass, the finest semantic level's logits upsampled to the input
 size with the network's own sampling convention (level pixel ``i`` of stride
 ``s`` is input pixel ``s * i``, docs/MODEL.md §3), argmax, padding removed
-(``Geometry.restore``). mIoU: cityscapesScripts' evaluator on labelId PNGs when
+(``Geometry.restore``) -- ``ssap_gluon.inference.network.predict_semantic``. mIoU: cityscapesScripts' evaluator on labelId PNGs when
 the whole split of a Cityscapes-layout dataset is evaluated; otherwise (a
 subset via ``max_images``, or COCO) the same IoU definition from a confusion
 matrix of train ids (void ground truth excluded).
@@ -16,49 +16,11 @@ import shutil
 import tempfile
 import time
 
-import mxnet as mx
 import numpy as np
-from mxnet import autograd
 
 from ..data.labels import TRAIN_ID_TO_LABEL_ID
+from ..inference.network import predict_semantic
 from ..utils.io import write_json_atomic
-
-
-def upsample_level(logits, stride, out_size):
-    """Bilinear upsampling of level logits ``(B, C, h, w)`` (NDArray) to ``out_size``.
-
-    Exact for the offset-0 sampling: output pixel ``y`` reads level coordinate
-    ``y / stride``. ``align_corners`` resizing to ``stride*(h-1)+1`` rows gives
-    precisely that; rows past the last level pixel repeat it (edge padding).
-    """
-    b, c, h, w = logits.shape
-    out_h, out_w = out_size
-    if stride == 1:
-        up = logits
-    else:
-        up = mx.nd.contrib.BilinearResize2D(logits, height=stride * (h - 1) + 1,
-                                            width=stride * (w - 1) + 1, align_corners=True)
-    pad_h, pad_w = out_h - up.shape[2], out_w - up.shape[3]
-    if pad_h < 0 or pad_w < 0:
-        up = up[:, :, :out_h, :out_w]
-        pad_h, pad_w = max(pad_h, 0), max(pad_w, 0)
-    if pad_h or pad_w:
-        up = mx.nd.pad(up, mode="edge", pad_width=(0, 0, 0, 0, 0, pad_h, 0, pad_w))
-    return up
-
-
-def predict_semantic(net, image, ctx):
-    """Train-id map ``(H, W)`` int64 for one normalised image ``(3, H, W)`` (numpy)."""
-    x = mx.nd.array(image[None], ctx=ctx)
-    with autograd.predict_mode():
-        outputs = net(x)
-    semantic, _ = net.split_outputs(outputs)
-    if not semantic:
-        raise ValueError("the network has no semantic head (MODEL.TASKS %r)" % "affinity")
-    logits = semantic[0]
-    stride = int(net.strides[0])
-    up = upsample_level(logits.astype("float32"), stride, image.shape[1:])
-    return up.argmax(axis=1)[0].asnumpy().astype(np.int64)
 
 
 def confusion_matrix(gt, pred, num_classes, ignore_label=255):
