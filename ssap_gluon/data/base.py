@@ -51,12 +51,15 @@ class SegmentationDataset(Dataset):
     * ``class_names``: tuple of ``num_classes`` names
     * ``thing_train_ids``: train ids whose pixels carry instance ids
     * ``ignore_label``: semantic value of void/padding pixels (255)
+    * ``label_ids``: the dataset's own label id of every class index
+      (Cityscapes labelId, COCO category id), for writing predictions
     """
 
     num_classes = 0
     class_names = ()
     thing_train_ids = ()
     ignore_label = IGNORE_LABEL
+    label_ids = ()
 
     def __init__(self, transform=None, with_labels=True):
         self.transform = transform

@@ -132,6 +132,9 @@ class CityscapesInstances(SegmentationDataset):
     num_classes = L.NUM_CLASSES
     class_names = L.CLASS_NAMES
     thing_train_ids = L.THING_TRAIN_IDS
+    #: Cityscapes labelId of every class index (train id): what predictions
+    #: for the official evaluators are written in.
+    label_ids = L.TRAIN_ID_TO_LABEL_ID
 
     def __init__(self, root="", split="train", transform=None, with_labels=None,
                  ignore_label=L.IGNORE_LABEL):

@@ -137,6 +137,8 @@ class CocoPanoptic(SegmentationDataset):
             raise DatasetError("%s: the 'categories' list is empty" % self.json_path)
         self.category_ids = tuple(int(c["id"]) for c in categories)
         self.class_names = tuple(c["name"] for c in categories)
+        # COCO category id of every class index (what panoptic predictions carry)
+        self.label_ids = np.array([int(c["id"]) for c in categories], np.int64)
         self.num_classes = len(categories)
         if self.num_classes > self.ignore_label >= 0:
             raise DatasetError("%s has %d categories; the ignore label %d collides with a "

@@ -213,6 +213,13 @@ class RandomHorizontalFlip:
         return geometry.flipped() if rng.random() < self.prob else geometry
 
 
+class HorizontalFlip:
+    """Always flip (the flipped pass of the flip test)."""
+
+    def __call__(self, geometry, rng):
+        return geometry.flipped()
+
+
 class RandomCrop:
     """Pad-if-needed, then a uniformly placed ``(h, w)`` crop of the current window.
 
@@ -312,20 +319,26 @@ class Compose:
 
     def apply(self, image, semantic, instance, geometry):
         """Resample with a given geometry (e.g. the same one for several inputs)."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError("transform expects a uint8 (H, W, 3) RGB image, got %s %s"
-                             % (image.dtype, image.shape))
         if semantic.shape != image.shape[:2] or instance.shape != image.shape[:2]:
             raise ValueError("image %s and label maps %s / %s differ in size"
                              % (image.shape[:2], semantic.shape, instance.shape))
-        out = normalize_image(warp_image(image, geometry), self.mean, self.std)
+        out = self.apply_image(image, geometry)
         sem = warp_labels(semantic.astype(np.int32, copy=False), geometry, self.ignore_label)
         ins = warp_labels(instance.astype(np.int32, copy=False), geometry, INSTANCE_IGNORE)
+        return out, sem, ins
+
+    def apply_image(self, image, geometry):
+        """The image alone through ``geometry``: float32 (3, h, w), normalised,
+        padding = MEAN (0 after normalisation)."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError("transform expects a uint8 (H, W, 3) RGB image, got %s %s"
+                             % (image.dtype, image.shape))
+        out = normalize_image(warp_image(image, geometry), self.mean, self.std)
         _, valid_rows = geometry.nearest_indices(0)
         _, valid_cols = geometry.nearest_indices(1)
         out[:, ~valid_rows, :] = 0.0  # == MEAN before normalisation
         out[:, :, ~valid_cols] = 0.0
-        return out, sem, ins
+        return out
 
     def __repr__(self):
         return "Compose(%s)" % ", ".join(type(s).__name__ for s in self.steps)
@@ -344,24 +357,28 @@ def train_transform(crop_size, scale_range=(0.5, 2.0), scale_step=0.0, flip=True
 
 
 def eval_transform(size_divisor=64, scale=1.0, long_edge=0, mean=(0.485, 0.456, 0.406),
-                   std=(0.229, 0.224, 0.225), ignore_label=IGNORE_LABEL):
-    """Long-edge resize (if ``long_edge``), fixed ``scale``, pad to a multiple of ``size_divisor``.
+                   std=(0.229, 0.224, 0.225), ignore_label=IGNORE_LABEL, flip=False):
+    """Long-edge resize (if ``long_edge``), fixed ``scale``, horizontal flip (if
+    ``flip``), pad to a multiple of ``size_divisor`` (bottom/right, after the flip).
 
     Deterministic; ``transform.geometry(h, w).restore(pred)`` maps a prediction
     back onto the original frame.
     """
     steps = [ResizeLongEdge(long_edge)] if long_edge else []
     steps.append(Rescale(scale))
+    if flip:
+        steps.append(HorizontalFlip())
     steps.append(PadToMultiple(size_divisor))
     return Compose(steps, mean, std, ignore_label)
 
 
-def build_transform(cfg, is_train, scale=1.0, seed=None):
-    """The train or eval transform from the ``INPUT`` config section."""
+def build_transform(cfg, is_train, scale=1.0, seed=None, flip=False):
+    """The train or eval transform from the ``INPUT`` config section (``scale``
+    and ``flip``: the eval transform of one pass of the multi-scale / flip test)."""
     inp = cfg.INPUT
     common = dict(long_edge=inp.LONG_EDGE, mean=inp.MEAN, std=inp.STD,
                   ignore_label=inp.IGNORE_LABEL)
     if is_train:
         return train_transform(inp.CROP_SIZE, inp.SCALE_RANGE, inp.SCALE_STEP, inp.FLIP,
                                seed=seed, **common)
-    return eval_transform(inp.SIZE_DIVISOR, scale, **common)
+    return eval_transform(inp.SIZE_DIVISOR, scale, flip=flip, **common)
