@@ -269,9 +269,9 @@ _NON_NEGATIVE = Float(0.0)
 _SCALE = Float(0.0, 16.0, lo_open=True)
 
 #: The valid range or set of every key (checked at load; NaN/inf always refused).
+#: A key of CHOICES gets OneOf(its values) unless listed here with a note.
 RULES = {
     "NAME": Text("any string (names the run in logs and plots)"),
-    "DATASET.NAME": OneOf(CHOICES["DATASET.NAME"]),
     "DATASET.ROOT": Text("a folder, or \"\" for $CITYSCAPES_DATASET / $COCO_DATASET "
                          "(must exist when a run starts)"),
     "DATASET.TRAIN_SPLIT": Text("a non-empty split name (a folder under leftImg8bit/ or "
@@ -302,28 +302,19 @@ RULES = {
     "MODEL.PRETRAINED": Text("\"\" (random init), \"model_store\" or a .params path "
                              "(must exist when a run starts)"),
     "MODEL.DILATED": Bool(),
-    "MODEL.TASKS": OneOf(CHOICES["MODEL.TASKS"]),
-    "MODEL.AFFINITY_FEATURE": OneOf(CHOICES["MODEL.AFFINITY_FEATURE"]),
     "MODEL.NUM_CLASSES": Int(1, 255, note="the dataset's classes"),
     "MODEL.DECODER_CHANNELS": Int(1, 4096),
     "MODEL.HEAD_CHANNELS": Int(1, 4096),
-    "MODEL.HEAD_KERNEL": OneOf(CHOICES["MODEL.HEAD_KERNEL"]),
-    "MODEL.HEAD_CONV": OneOf(CHOICES["MODEL.HEAD_CONV"]),
-    "MODEL.NORM": OneOf(CHOICES["MODEL.NORM"]),
     "AFFINITY.WINDOW": OneOf(CHOICES["AFFINITY.WINDOW"], note="0 only with MODEL.TASKS "
                                                                "semantic"),
     "AFFINITY.STRIDES": Strides(),
     "AFFINITY.DROP_ALL_ONE_PROB": Float(0.0, 1.0, hi_open=True, note="0 = no BD"),
     "AFFINITY.THING_WEIGHT": Float(0.0, 1000.0, lo_open=True, note="1 = no OL"),
-    "AFFINITY.OUTSIDE_PAIRS": OneOf(CHOICES["AFFINITY.OUTSIDE_PAIRS"]),
     "LOSS.FOCAL_GAMMA": Float(0.0, 10.0, note="0 = cross-entropy"),
     "LOSS.AFFINITY_ALPHA": Float(0.0, 1000.0),
     "LOSS.LEVEL_WEIGHTS": ListOf(Float(0.0, 1000.0), note="one per AFFINITY.STRIDES level"),
     "LOSS.SEMANTIC_LEVEL_WEIGHTS": ListOf(Float(0.0, 1000.0),
                                           note="one per AFFINITY.STRIDES level"),
-    "LOSS.AFFINITY_NORMALIZATION": OneOf(CHOICES["LOSS.AFFINITY_NORMALIZATION"]),
-    "SOLVER.OPTIMIZER": OneOf(CHOICES["SOLVER.OPTIMIZER"]),
-    "SOLVER.NADAM_SCHEDULE": OneOf(CHOICES["SOLVER.NADAM_SCHEDULE"]),
     "SOLVER.NADAM_SCHEDULE_DECAY": _UNIT,
     "SOLVER.NADAM_BETA1": Float(0.0, 1.0, hi_open=True),
     "SOLVER.NADAM_BETA2": Float(0.0, 1.0, hi_open=True),
@@ -348,28 +339,27 @@ RULES = {
     "TRAIN.EVAL_PERIOD": Int(0, note="0 = only at the end"),
     "TRAIN.VALIDATE_AT_END": Bool(),
     "TRAIN.AMP": Bool(),
-    "TRAIN.KVSTORE": OneOf(CHOICES["TRAIN.KVSTORE"]),
     "TRAIN.HYBRIDIZE": Bool(),
     "TRAIN.VAL_MAX_IMAGES": Int(0, note="0 = all"),
     "TEST.CASCADE_INIT_STRIDE": Int(1, note="a level of AFFINITY.STRIDES"),
     "TEST.AFFINITY_STRIDES": Strides(note="levels of AFFINITY.STRIDES, including the finest"),
     "TEST.LONG_RANGE_EDGES": Bool(),
-    "TEST.MULTICUT_SOLVER": OneOf(CHOICES["TEST.MULTICUT_SOLVER"]),
     "TEST.MULTICUT_KL_OUTER_ITERATIONS": Int(0),
     "TEST.MULTICUT_KL_EPSILON": _NON_NEGATIVE,
     "TEST.MULTICUT_KL_DEPTH_FRACTION": Float(0.0, 1.0, lo_open=True),
     "TEST.MULTICUT_KL_UNIMPROVED_SLACK": Int(-1, note="-1 = no limit"),
     "TEST.AFFINITY_EPS": Float(0.0, 0.5, lo_open=True, hi_open=True),
     "TEST.SEGMENTATION_REFINEMENT": Bool(),
-    "TEST.REFINEMENT_SEED": OneOf(CHOICES["TEST.REFINEMENT_SEED"]),
     "TEST.NUM_THREADS": Int(0, 1024, note="0 = one per CPU core"),
     "TEST.FLIP": Bool(),
     "TEST.SCALES": ListOf(_SCALE, min_length=1),
     "TEST.MIN_INSTANCE_AREA": Int(0),
     "TEST.PROPOSAL_EROSION": Int(0, 64),
     "TEST.PROPOSAL_CHECK": Bool(),
-    "TEST.SCORE": OneOf(CHOICES["TEST.SCORE"]),
 }
+for _key, _values in CHOICES.items():
+    RULES.setdefault(_key, OneOf(_values))
+del _key, _values
 
 
 def get_default_config():
