@@ -250,3 +250,144 @@ def test_rng_state_round_trip_through_json():
     np.random.rand(4)
     ckpt.restore_rng_state(state, gen)
     assert (gen.random(3).tolist(), random.random(), np.random.rand()) == first
+
+
+# ---------------------------------------------------------------------------
+# Parameters are matched by name; structural changes are refused
+# ---------------------------------------------------------------------------
+def toy_prefixed(cfg, prefixes, seed=0, widths=(4, 1), extra=False):
+    """The toy network with explicit layer prefixes: gluon's Trainer orders the
+    parameters by these names, so other prefixes give other state positions."""
+    mx.random.seed(seed)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(widths[0], in_units=3, prefix=prefixes[0]),
+            gluon.nn.BatchNorm(in_channels=widths[0], prefix=prefixes[1]),
+            gluon.nn.Dense(widths[1], in_units=widths[0], prefix=prefixes[2]))
+    if extra:
+        net.add(gluon.nn.Dense(1, in_units=widths[1], prefix="zz_"))
+    net.initialize(mx.init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), build_optimizer(cfg, net.collect_params()))
+    return net, trainer
+
+
+def test_optimizer_state_is_matched_by_name_not_position(tmp_path):
+    cfg = make_cfg()
+    net, trainer = toy_prefixed(cfg, ("a_", "b_", "c_"))
+    for _ in range(2):
+        step(net, trainer)
+    path = save(tmp_path, cfg, 2, net, trainer)
+    straight = [step(net, trainer) for _ in range(4)]
+    manifest = ckpt.verify_checkpoint(path)
+    assert [n for n, _ in manifest["parameters"]][:2] == ["0.bias", "0.weight"]
+
+    # same structure, reversed prefixes: the Trainer's positions of layer 0 and 2 swap
+    net2, trainer2 = toy_prefixed(cfg, ("c_", "b_", "a_"), seed=99)
+    assert [p.name for p in trainer2._params][:2] == ["a_bias", "a_weight"]  # layer 2 first
+    ckpt.load_checkpoint(path, cfg, net2, trainer2)
+    resumed = [step(net2, trainer2) for _ in range(4)]
+    np.testing.assert_allclose(resumed, straight, rtol=1e-6)
+
+
+@pytest.mark.parametrize("widths, extra, expected", [
+    ((4, 2), False, ["2.weight: checkpoint shape (1, 4), network shape (2, 4)",
+                     "2.bias: checkpoint shape (1,), network shape (2,)"]),
+    ((4, 1), True, ["2 in the network, not in the checkpoint: 3.weight, 3.bias"]),
+])
+def test_a_structural_change_is_refused_listing_every_difference(tmp_path, widths, extra,
+                                                                 expected):
+    cfg = make_cfg()
+    net, trainer = toy_prefixed(cfg, ("a_", "b_", "c_"))
+    step(net, trainer)
+    path = save(tmp_path, cfg, 1, net, trainer)
+    other, other_trainer = toy_prefixed(cfg, ("a_", "b_", "c_"), seed=5, widths=widths,
+                                        extra=extra)
+    before = {k: p.data().asnumpy().copy() for k, p in other.collect_params().items()}
+    with pytest.raises(ckpt.CheckpointMismatchError) as info:
+        ckpt.load_checkpoint(path, cfg, other, other_trainer)
+    message = str(info.value)
+    assert "iter_00000001" in message and "do not fit the network" in message
+    for line in expected:
+        assert line in message, message
+    # nothing was loaded
+    for k, p in other.collect_params().items():
+        np.testing.assert_array_equal(p.data().asnumpy(), before[k])
+    # the optimizer state is refused by name too (when asked directly)
+    with pytest.raises(ckpt.CheckpointMismatchError, match="optimizer state does not fit"):
+        ckpt.load_trainer_states(path, other_trainer, other)
+
+
+def test_norm_is_a_compatibility_key(tmp_path):
+    cfg = make_cfg("MODEL.NORM", "bn")
+    net, trainer = toy(cfg)
+    path = save(tmp_path, cfg, 1, net, trainer)
+    with pytest.raises(ckpt.CheckpointMismatchError,
+                       match="MODEL.NORM: checkpoint 'bn', current config 'syncbn'"):
+        ckpt.load_checkpoint(path, make_cfg("MODEL.NORM", "syncbn"), net, trainer)
+    # checkpoints made before MODEL.NORM was a compatibility key: read from the saved config
+    manifest_path = os.path.join(path, "manifest.json")
+    manifest = json.load(open(manifest_path))
+    del manifest["compat"]["MODEL.NORM"]
+    del manifest["parameters"]  # ... and before the manifest listed the parameters
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f)
+    ckpt.load_checkpoint(path, cfg, net, trainer)
+    with pytest.raises(ckpt.CheckpointMismatchError, match="MODEL.NORM: checkpoint 'bn'"):
+        ckpt.load_checkpoint(path, make_cfg("MODEL.NORM", "syncbn"), net, trainer)
+
+
+# ---------------------------------------------------------------------------
+# One run per directory
+# ---------------------------------------------------------------------------
+def test_a_second_lock_on_a_run_directory_names_it_and_the_holder(tmp_path):
+    out = str(tmp_path / "run")
+    with ckpt.RunLock(out):
+        with pytest.raises(ckpt.RunDirectoryLocked) as info:
+            ckpt.RunLock(out).acquire()
+        message = str(info.value)
+        assert out in message and "pid %d" % os.getpid() in message
+        assert "another training run" in message
+        assert ckpt.lock_holder(out)["pid"] == os.getpid()
+        with pytest.raises(ckpt.RunDirectoryLocked):
+            ckpt.check_lock_free(out)
+    assert ckpt.lock_holder(out) is None
+    ckpt.RunLock(out).acquire().release()
+    # other ranks of a distributed run lock their own file
+    with ckpt.RunLock(out, rank=0), ckpt.RunLock(out, rank=1):
+        pass
+
+
+def test_the_lock_of_a_killed_run_is_free(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = str(tmp_path / "run")
+    code = ("import sys, time\nfrom ssap_gluon.training.checkpoint import RunLock\n"
+            "lock = RunLock(sys.argv[1]).acquire()\nprint('locked', flush=True)\ntime.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, out], stdout=subprocess.PIPE,
+                            text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(ckpt.RunDirectoryLocked, match="pid %d" % proc.pid):
+            ckpt.RunLock(out).acquire()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    assert ckpt.lock_holder(out) is None
+    ckpt.RunLock(out).acquire().release()
+
+
+def test_output_dir_that_is_a_file_is_a_config_error(tmp_path):
+    from ssap_gluon.config import ConfigError
+
+    path = tmp_path / "out"
+    path.write_text("not a directory")
+    with pytest.raises(ConfigError, match="TRAIN.OUTPUT_DIR: .*out exists and is not a directory"):
+        ckpt.check_output_dir(str(path))
+    with pytest.raises(ConfigError, match="cannot be created"):
+        ckpt.check_output_dir(str(path / "sub"))
+    assert ckpt.check_output_dir(str(tmp_path / "new" / "run")) == str(tmp_path / "new" / "run")

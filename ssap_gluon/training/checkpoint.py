@@ -20,22 +20,44 @@ when its manifest parses and every file matches its size and checksum;
 *compatible* when the keys of :data:`COMPAT_KEYS` equal the current config's
 (weights, optimizer state and the pickled lr scheduler could not be reused
 otherwise). Other config differences are reported, not refused.
+
+Parameters are matched by *structural name* (``backbone.layer1.0.bn1.gamma``,
+what ``save_parameters`` writes), never by position: the manifest lists every
+parameter with its shape in the order of the Trainer's optimizer-state
+indices, and :func:`load_trainer_states` maps each saved state to the
+parameter of the same name. gluon's Trainer orders parameters by their
+*prefix* names (``batchnorm12_gamma`` < ``batchnorm2_gamma``; ``syncbatchnorm``
+after ``dense``), which change with the layer classes and the number of blocks
+built before, so positions alone can pair a state with the wrong parameter.
+A checkpoint whose parameter names or shapes differ from the network's is
+refused with every difference listed.
+
+One run per directory: :class:`RunLock` holds an exclusive ``flock`` on
+``OUTPUT_DIR/train.lock`` for the life of a run (released by the kernel when
+the process ends, even by SIGKILL); a second run on the same directory is
+refused with the holder's pid and host.
 """
 import contextlib
+import datetime
+import fcntl
 import glob
 import hashlib
 import json
 import os
+import pickle
 import random
 import re
 import shutil
+import socket
+import sys
+import tempfile
 import time
 import warnings
 
 import mxnet as mx
 import numpy as np
 
-from ..config import config_to_dict, get_value
+from ..config import ConfigError, config_to_dict, get_value
 from ..utils.io import atomic_write, write_json_atomic
 from .devices import wait_for_parameter_writes
 
@@ -55,7 +77,7 @@ _TEMP_RE = re.compile(r"^\.iter_\d{8}\.(tmp|old)-\d+$")
 COMPAT_KEYS = (
     "MODEL.BACKBONE", "MODEL.DILATED", "MODEL.TASKS", "MODEL.AFFINITY_FEATURE",
     "MODEL.NUM_CLASSES", "MODEL.DECODER_CHANNELS", "MODEL.HEAD_CHANNELS", "MODEL.HEAD_KERNEL",
-    "MODEL.HEAD_CONV", "AFFINITY.WINDOW", "AFFINITY.STRIDES",
+    "MODEL.HEAD_CONV", "MODEL.NORM", "AFFINITY.WINDOW", "AFFINITY.STRIDES",
     "SOLVER.OPTIMIZER", "SOLVER.NADAM_SCHEDULE", "SOLVER.NADAM_SCHEDULE_DECAY",
     "SOLVER.NADAM_BETA1", "SOLVER.NADAM_BETA2", "SOLVER.NADAM_EPSILON",
     "SOLVER.BASE_LR", "SOLVER.STEPS", "SOLVER.GAMMA", "SOLVER.WEIGHT_DECAY",
@@ -73,7 +95,297 @@ class CheckpointError(RuntimeError):
 
 
 class CheckpointMismatchError(CheckpointError):
-    """A valid checkpoint was made with a config the current run cannot continue."""
+    """A valid checkpoint was made with a config (or a network) the current run
+    cannot continue."""
+
+
+class RunDirectoryError(CheckpointError):
+    """TRAIN.OUTPUT_DIR cannot be used by this run (holds another run's
+    checkpoints, or another run is using it)."""
+
+
+class RunDirectoryLocked(RunDirectoryError):
+    """Another live process holds the run directory's lock (``holder``: its
+    pid, host, start time and command, as far as known)."""
+
+    def __init__(self, message, holder=None):
+        super().__init__(message)
+        self.holder = holder or {}
+
+
+# ---------------------------------------------------------------------------
+# The run directory: one run at a time
+# ---------------------------------------------------------------------------
+LOCK_FILE = "train.lock"
+
+
+def lock_path(output_dir, rank=0):
+    """``OUTPUT_DIR/train.lock`` (rank 0) or ``train.rank<N>.lock``."""
+    name = LOCK_FILE if rank == 0 else "train.rank%d.lock" % rank
+    return os.path.join(os.fspath(output_dir), name)
+
+
+def check_output_dir(output_dir):
+    """ConfigError unless ``output_dir`` is a directory, or a path that can be
+    created as one (its nearest existing parent is a writable directory)."""
+    path = os.path.abspath(os.fspath(output_dir))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError("config key TRAIN.OUTPUT_DIR: %s exists and is not a directory; "
+                          "expected a directory for the run's checkpoints and logs (or a path "
+                          "that does not exist yet)" % path)
+    probe = path
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise ConfigError("config key TRAIN.OUTPUT_DIR: %s cannot be created: %s is not a "
+                          "directory" % (path, probe))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError("config key TRAIN.OUTPUT_DIR: %s is not writable (no write "
+                          "permission on %s)" % (path, probe))
+    return path
+
+
+def _read_holder(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            holder = json.load(f)
+        return holder if isinstance(holder, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _locked_message(output_dir, holder):
+    who = "pid %s" % holder.get("pid", "unknown")
+    if holder.get("host"):
+        who += " on %s" % holder["host"]
+    if holder.get("started"):
+        who += ", started %s" % holder["started"]
+    return ("TRAIN.OUTPUT_DIR %s is in use by another training run (%s). Two runs in one "
+            "directory would interleave their metrics.jsonl and overwrite each other's "
+            "checkpoints. Wait for that run to end (or stop it), or set TRAIN.OUTPUT_DIR to "
+            "another directory." % (output_dir, who))
+
+
+class RunLock:
+    """An exclusive, non-blocking ``flock`` on the run directory's lock file.
+
+    Held until :meth:`release` (or the process ends: the kernel drops the lock
+    even after SIGKILL, so a killed run never leaves a stale lock). The file
+    stays; it records the holder (pid, host, start, command) for the message a
+    second run gets. ``flock`` locks belong to the open file, so a second
+    RunLock on the same directory fails within one process too.
+    """
+
+    def __init__(self, output_dir, rank=0):
+        self.output_dir = os.path.abspath(os.fspath(output_dir))
+        self.path = lock_path(self.output_dir, rank)
+        self._file = None
+
+    @property
+    def held(self):
+        return self._file is not None
+
+    def acquire(self):
+        """Take the lock or raise :class:`RunDirectoryLocked` naming the holder."""
+        if self._file is not None:
+            return self
+        os.makedirs(self.output_dir, exist_ok=True)
+        f = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            holder = _read_holder(self.path)
+            raise RunDirectoryLocked(_locked_message(self.output_dir, holder), holder) from None
+        except BaseException:
+            f.close()
+            raise
+        f.seek(0)
+        f.truncate()
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(),
+                   "started": datetime.datetime.now().isoformat(timespec="seconds"),
+                   "command": " ".join(sys.argv)}, f)
+        f.write("\n")
+        f.flush()
+        self._file = f
+        return self
+
+    def release(self):
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def lock_holder(output_dir, rank=0):
+    """The holder (dict) if a live process holds the run directory's lock, else None.
+    Does not take the lock (used by ``train.py --check``)."""
+    path = lock_path(output_dir, rank)
+    if not os.path.isfile(path):
+        return None
+    try:
+        f = open(path, "r", encoding="utf-8")
+    except OSError:
+        return None
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(path) or {"pid": "unknown"}
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def check_lock_free(output_dir, rank=0):
+    """RunDirectoryLocked if another live process holds the run directory."""
+    holder = lock_holder(output_dir, rank)
+    if holder is not None:
+        raise RunDirectoryLocked(_locked_message(os.path.abspath(os.fspath(output_dir)),
+                                                 holder), holder)
+
+
+# ---------------------------------------------------------------------------
+# Parameters by structural name
+# ---------------------------------------------------------------------------
+def parameter_table(net, trainer=None):
+    """``[[structural name, shape], ...]`` of ``net``'s parameters, in the order
+    of ``trainer``'s optimizer-state indices (gluon's Trainer sorts by prefix
+    name); without a trainer (or one without that order), in ``net``'s order."""
+    named = net._collect_params_with_prefix()
+    structural = {id(p): name for name, p in named.items()}
+    params = getattr(trainer, "_params", None)
+    if params is None:
+        params = list(named.values())
+    return [[structural.get(id(p), p.name), [int(d) for d in p.shape]] for p in params]
+
+
+def _same_shape(saved, current):
+    # 0 = a dimension the network has not inferred yet (deferred initialisation)
+    return len(saved) == len(current) and all(c in (0, s) for s, c in zip(saved, current))
+
+
+def structure_differences(saved, current, limit=12):
+    """Lines describing how two ``{name: shape}`` dicts differ ([] if equal)."""
+    saved = {k: list(v) for k, v in saved.items()}
+    current = {k: list(v) for k, v in current.items()}
+    missing = [k for k in current if k not in saved]
+    extra = [k for k in saved if k not in current]
+    shapes = [k for k in current if k in saved and not _same_shape(saved[k], current[k])]
+
+    def some(names):
+        return ", ".join(names[:limit]) + (" ... (%d more)" % (len(names) - limit)
+                                           if len(names) > limit else "")
+    lines = []
+    if missing:
+        lines.append("%d in the network, not in the checkpoint: %s" % (len(missing),
+                                                                        some(missing)))
+    if extra:
+        lines.append("%d in the checkpoint, not in the network: %s" % (len(extra), some(extra)))
+    for k in shapes[:limit]:
+        lines.append("%s: checkpoint shape %s, network shape %s"
+                     % (k, tuple(saved[k]), tuple(current[k])))
+    if len(shapes) > limit:
+        lines.append("... and %d more with another shape" % (len(shapes) - limit))
+    return lines
+
+
+def _saved_parameters(path, manifest):
+    """``[[name, shape], ...]`` as saved: from the manifest, or (checkpoints made
+    before the manifest listed them) from model.params, in file order."""
+    if manifest.get("parameters") is not None:
+        return [[n, list(s)] for n, s in manifest["parameters"]]
+    loaded = mx.nd.load(os.path.join(path, MODEL_FILE))
+    if not isinstance(loaded, dict):
+        raise CheckpointError("checkpoint %s: %s holds no parameter names" % (path, MODEL_FILE))
+    return [[n, list(a.shape)] for n, a in loaded.items()]
+
+
+def check_structure(path, manifest, net):
+    """CheckpointMismatchError listing every parameter whose name or shape differs."""
+    saved = _saved_parameters(path, manifest)
+    current = parameter_table(net)
+    lines = structure_differences(dict((n, s) for n, s in saved),
+                                  dict((n, s) for n, s in current))
+    if lines:
+        raise CheckpointMismatchError(
+            "checkpoint %s: its weights do not fit the network (the parameters differ):\n  "
+            "%s\nResume with the config (and code) it was made with, or start a new run in "
+            "another TRAIN.OUTPUT_DIR." % (path, "\n  ".join(lines)))
+    return saved
+
+
+def _remap_counts(counts, mapping):
+    """Re-key an optimizer's ``{index: count}`` dict in place (kept shared)."""
+    items = list(counts.items())
+    counts.clear()
+    counts.update({mapping.get(k, k): v for k, v in items})
+
+
+def load_trainer_states(path, trainer, net=None, manifest=None):
+    """Load ``trainer.states`` of checkpoint ``path``, each optimizer state going to
+    the parameter of the same structural name.
+
+    When the checkpoint lists its parameters and ``net`` is given, saved state
+    index ``i`` (parameter ``name_i``) becomes the index of ``name_i`` in
+    ``trainer``; names or shapes that differ are refused
+    (CheckpointMismatchError). Checkpoints without the list are loaded by
+    position, as they were saved.
+    """
+    path = _resolve(path)
+    states_file = os.path.join(path, TRAINER_FILE)
+    if manifest is None:
+        manifest = verify_checkpoint(path)
+    saved = manifest.get("parameters")
+    if net is None or saved is None or getattr(trainer, "_params", None) is None:
+        trainer.load_states(states_file)
+        return
+    current = parameter_table(net, trainer)
+    lines = structure_differences(dict((n, s) for n, s in saved),
+                                  dict((n, s) for n, s in current))
+    if lines:
+        raise CheckpointMismatchError(
+            "checkpoint %s: its optimizer state does not fit the network (the parameters "
+            "differ):\n  %s" % (path, "\n  ".join(lines)))
+    if [n for n, _ in saved] == [n for n, _ in current]:
+        trainer.load_states(states_file)
+        return
+    index_of = {name: i for i, (name, _) in enumerate(current)}
+    mapping = {i: index_of[name] for i, (name, _) in enumerate(saved)}
+    with open(states_file, "rb") as f:
+        loaded = pickle.load(f)
+    states, optimizer = loaded if isinstance(loaded, tuple) and len(loaded) == 2 \
+        else (loaded, None)
+    states = {mapping.get(k, k): v for k, v in states.items()}
+    if optimizer is not None:
+        seen = set()
+        for counts in list(getattr(optimizer, "_all_index_update_counts", {}).values()) + [
+                getattr(optimizer, "_index_update_count", {})]:
+            if id(counts) not in seen:
+                seen.add(id(counts))
+                _remap_counts(counts, mapping)
+        for attr in ("lr_mult", "wd_mult", "idx2name"):
+            table = getattr(optimizer, attr, None)
+            if isinstance(table, dict) and any(isinstance(k, int) for k in table):
+                _remap_counts(table, mapping)
+    data = pickle.dumps((states, optimizer) if optimizer is not None else states)
+    fd, tmp = tempfile.mkstemp(prefix="ssap-trainer-", suffix=".states")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        trainer.load_states(tmp)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _flatten(d, prefix=""):
@@ -202,6 +514,9 @@ def save_checkpoint(output_dir, iteration, net, trainer, cfg, state):
             "mxnet_version": mx.__version__,
             "created_unix": time.time(),
         }
+        if getattr(trainer, "_params", None) is not None:
+            # [structural name, shape] in the order of the optimizer-state indices
+            manifest["parameters"] = parameter_table(net, trainer)
         write_json_atomic(os.path.join(tmp, MANIFEST), manifest)
         _fsync_dir(tmp)
         old = None
@@ -311,6 +626,14 @@ def verify_checkpoint(path):
     return manifest
 
 
+class _NotRecorded:
+    def __repr__(self):
+        return "(not recorded)"
+
+
+_NOT_RECORDED = _NotRecorded()
+
+
 def check_compatible(manifest, cfg, path=""):
     """Raise CheckpointMismatchError naming every differing :data:`COMPAT_KEYS` key.
 
@@ -318,17 +641,20 @@ def check_compatible(manifest, cfg, path=""):
     loading; the caller reports them).
     """
     current = compat_values(cfg)
-    saved = manifest["compat"]
-    differing = [k for k in COMPAT_KEYS if saved.get(k) != current[k]]
+    saved_all = _flatten(manifest.get("config", {}))
+    # a key added to COMPAT_KEYS later (MODEL.NORM) is read from the saved config
+    saved = dict(saved_all)
+    saved.update(manifest["compat"])
+    differing = [k for k in COMPAT_KEYS if saved.get(k, _NOT_RECORDED) != current[k]]
     if differing:
-        lines = ["  %s: checkpoint %r, current config %r" % (k, saved.get(k), current[k])
+        lines = ["  %s: checkpoint %r, current config %r" % (k, saved.get(k, _NOT_RECORDED),
+                                                               current[k])
                  for k in differing]
         raise CheckpointMismatchError(
             "checkpoint %s was made with an incompatible config (%d key(s) differ):\n%s\n"
             "Resume with the config it was made with, or start a new run in another "
             "TRAIN.OUTPUT_DIR." % (path, len(differing), "\n".join(lines)))
     other = []
-    saved_all = _flatten(manifest.get("config", {}))
     now_all = _flatten(config_to_dict(cfg))
     for key in sorted(set(saved_all) | set(now_all)):
         if key in current or key.startswith(IGNORED_PREFIXES):
@@ -350,13 +676,14 @@ def load_checkpoint(path, cfg, net=None, trainer=None, ctx=None):
     with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
         state = json.load(f)
     if net is not None:
+        check_structure(path, manifest, net)
         try:
             net.load_parameters(os.path.join(path, MODEL_FILE), ctx=ctx)
         except (AssertionError, RuntimeError, ValueError, mx.MXNetError) as e:
             raise CheckpointMismatchError("checkpoint %s: its weights do not fit the network: %s"
                                           % (path, str(e).splitlines()[0])) from None
     if trainer is not None:
-        trainer.load_states(os.path.join(path, TRAINER_FILE))
+        load_trainer_states(path, trainer, net, manifest)
     return state, manifest, other
 
 
