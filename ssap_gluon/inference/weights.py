@@ -85,7 +85,11 @@ def load_weights(net, path, ctx=None):
             raise WeightsError("%s does not fit the network: parameter %s has shape %s in the "
                                "file, %s in the network (a different MODEL.* config?)"
                                % (path, name, tuple(arrays[name].shape), tuple(shape)))
-    net.load_dict(arrays, ctx=ctx, cast_dtype=True, dtype_source="current")
+    if ctx is None:
+        ctx = [mx.cpu()]
+    # what Block.load_parameters does per parameter (mxnet 1.9 has no load_dict)
+    for name, param in params.items():
+        param._load_init(arrays[name], ctx, cast_dtype=True, dtype_source="current")
     return path
 
 

@@ -296,6 +296,14 @@ def contracted_graph(node, group, shape, levels, window, eps, refine=None):
                                    lv, int(window), float(eps), refine)
 
 
+def _labels_of_pixels(node, labels, shape):
+    """Per-pixel segment label (``-1`` where there is no node)."""
+    out = np.full(node.size, -1, np.int32)
+    inside = node >= 0
+    out[inside] = labels[node[inside]]
+    return out.reshape(shape)
+
+
 def _solve_groups(node_group, edges, costs, options, pool, watch, initial=None):
     """Multicut of a graph whose groups are not joined by any edge: each group's
     part (a contiguous node range, its edges a contiguous run of the sorted
@@ -439,7 +447,8 @@ def cascaded_partition(semantic_probs, affinities, strides, window, thing_classe
                 # a proposal only holds pixels of its own class at this level
                 seeds = upsample_proposals(seeds, shape, prev // s)
                 inside = seeds >= 0
-                seeds[inside & (seed_class[np.maximum(seeds, 0)] != cls)] = -1
+                seeds[inside] = np.where(seed_class[seeds[inside]] == cls[inside],
+                                         seeds[inside], -1)
                 if proposal_check:
                     seeds = check_proposals(seeds, levels[0][1], window)
             node, node_group = _node_map(group, seeds)
@@ -448,8 +457,7 @@ def cascaded_partition(semantic_probs, affinities, strides, window, thing_classe
             edges, costs = contracted_graph(node, group, shape, levels, window, eps)
             watch.add("graph", start)
             labels = _solve_groups(node_group, edges, costs, options, pool, watch)
-            seg = np.where(node >= 0, labels[np.maximum(node, 0)], -1).reshape(shape)
-            seg = seg.astype(np.int32)
+            seg = _labels_of_pixels(node, labels, shape)
             start = time.perf_counter()
             # the class of every segment (a segment never mixes classes here)
             seed_class = np.zeros(int(seg.max()) + 1 if seg.size else 0, np.int32)
@@ -504,4 +512,4 @@ def _refine(sem, thing_classes, per_class, proposals, levels, window, eps, optio
     watch.add("graph", start)
     result.num_nodes["refinement"] = int(node_group.size)
     labels = _solve_groups(node_group, edges, costs, options, None, watch, initial=initial)
-    return np.where(node >= 0, labels[np.maximum(node, 0)], -1).reshape(shape).astype(np.int32)
+    return _labels_of_pixels(node, labels, shape)
