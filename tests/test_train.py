@@ -175,3 +175,183 @@ def test_sigkill_then_resume_auto_continues_the_same_curve(reference_run, synthc
     got, want = losses(records), losses(reference)
     np.testing.assert_allclose([got[i] for i in range(1, 8)], [want[i] for i in range(1, 8)],
                                rtol=RTOL)
+
+
+# ---------------------------------------------------------------------------
+# One run per directory
+# ---------------------------------------------------------------------------
+def test_a_second_run_on_the_same_directory_is_refused(synthcity_root, tmp_path):
+    from ssap_gluon.training.checkpoint import RunDirectoryLocked
+
+    out = str(tmp_path)
+    first = SSAPTrainer(tiny_cfg(synthcity_root, out, **{"SOLVER.MAX_ITER": 1}),
+                        progress=False)
+    try:
+        # the first run is saving a checkpoint right now
+        live_tmp = os.path.join(out, "checkpoints", ".iter_00000001.tmp-%d" % os.getpid())
+        os.makedirs(live_tmp)
+        metrics = os.path.join(out, "metrics.jsonl")
+        before = open(metrics).read() if os.path.exists(metrics) else None
+        with pytest.raises(RunDirectoryLocked) as info:
+            SSAPTrainer(tiny_cfg(synthcity_root, out), resume="auto", progress=False)
+        message = str(info.value)
+        assert out in message and "pid %d" % os.getpid() in message
+        assert os.path.isdir(live_tmp)  # the live run's temporary is left alone
+        assert (open(metrics).read() if os.path.exists(metrics) else None) == before
+        os.rmdir(live_tmp)
+        first.train()
+    finally:
+        first.close()
+    # released when the first run ended: the directory can be continued
+    SSAPTrainer(tiny_cfg(synthcity_root, out), resume="auto", progress=False).close()
+
+
+# ---------------------------------------------------------------------------
+# Resume: structure
+# ---------------------------------------------------------------------------
+def test_resuming_with_another_norm_layer_is_refused(reference_run, synthcity_root, tmp_path):
+    ref_out, _, _ = reference_run
+    path = os.path.join(ref_out, "checkpoints", "iter_00000006")
+    cfg = tiny_cfg(synthcity_root, str(tmp_path), **{"MODEL.NORM": "syncbn"})
+    with pytest.raises(CheckpointMismatchError,
+                       match="MODEL.NORM: checkpoint 'bn', current config 'syncbn'"):
+        SSAPTrainer(cfg, resume=path, progress=False)
+
+
+# ---------------------------------------------------------------------------
+# Checked before the first iteration
+# ---------------------------------------------------------------------------
+def test_a_missing_val_split_is_refused_before_training(synthcity_root, tmp_path):
+    from ssap_gluon.data import DatasetError
+
+    cfg = tiny_cfg(synthcity_root, str(tmp_path), **{"DATASET.VAL_SPLIT": "valx",
+                                                     "TRAIN.VALIDATE_AT_END": True})
+    with pytest.raises(DatasetError, match="split 'valx' not found"):
+        SSAPTrainer(cfg, progress=False)
+    assert not os.path.exists(os.path.join(str(tmp_path), "metrics.jsonl"))
+    # no validation, no val split needed
+    SSAPTrainer(tiny_cfg(synthcity_root, str(tmp_path), **{"DATASET.VAL_SPLIT": "valx",
+                                                           "TRAIN.EVAL_PERIOD": 0}),
+                progress=False).close()
+
+
+# ---------------------------------------------------------------------------
+# Hooks
+# ---------------------------------------------------------------------------
+def test_an_evaluation_plugs_in_as_a_hook(synthcity_root, tmp_path):
+    from ssap_gluon.training.trainer import EvaluationHook, TrainingHook
+
+    calls, seen = [], []
+
+    def evaluate(trainer, iteration):
+        calls.append(iteration)
+        trainer.metrics.append({"kind": "val_ap", "iteration": iteration, "AP": 0.1 * iteration})
+        return {"AP": 0.1 * iteration}
+
+    class Record(TrainingHook):
+        def after_iteration(self, trainer, result):
+            seen.append((result.iteration, result.last, round(result.lr, 12)))
+
+    cfg = tiny_cfg(synthcity_root, str(tmp_path), **{"SOLVER.MAX_ITER": 5})
+    summary = SSAPTrainer(cfg, progress=False, hooks=[
+        EvaluationHook(evaluate, period=2, at_end=True, summary_key="val_AP", metric="AP"),
+        Record()]).train()
+    assert calls == [2, 4, 5]
+    assert summary["val_AP"] == pytest.approx(0.5)
+    assert seen == [(1, False, 1e-4), (2, False, 1e-4), (3, False, 1e-4), (4, False, 1e-5),
+                    (5, True, 1e-5)]
+    kinds = [r["kind"] for r in read_metrics(os.path.join(str(tmp_path), "metrics.jsonl"))]
+    assert kinds.count("val_ap") == 3 and kinds.count("train") == 5
+
+
+# ---------------------------------------------------------------------------
+# SIGINT / SIGTERM: finish the iteration, checkpoint, stop; resume to the same losses
+# ---------------------------------------------------------------------------
+def test_sigint_stops_after_the_iteration_with_a_checkpoint(reference_run, synthcity_root,
+                                                            tmp_path):
+    from ssap_gluon.training.trainer import TrainingHook, TrainingInterrupted
+
+    _, _, reference = reference_run
+    out = str(tmp_path)
+
+    class InterruptAt(TrainingHook):
+        def after_iteration(self, trainer, result):
+            if result.iteration == 4:
+                signal.raise_signal(signal.SIGINT)  # delivered to this (the main) thread
+
+    before = signal.getsignal(signal.SIGINT)
+    trainer = SSAPTrainer(tiny_cfg(synthcity_root, out), progress=False,
+                          hooks=[InterruptAt()])
+    with pytest.raises(TrainingInterrupted) as info:
+        trainer.train()
+    assert signal.getsignal(signal.SIGINT) is before  # handlers restored
+    stop = info.value
+    assert stop.exit_code == 130 and stop.iteration == 4
+    assert stop.checkpoint.endswith("iter_00000004") and "SIGINT after iteration 4 of 7" in str(stop)
+    # 4 is not a multiple of CHECKPOINT_PERIOD 3: written because of the signal
+    assert [os.path.basename(p) for _, p in list_checkpoints(out)] == [
+        "iter_00000003", "iter_00000004"]
+    records = read_metrics(os.path.join(out, "metrics.jsonl"), kind="train")
+    assert [r["iteration"] for r in records] == [1, 2, 3, 4]
+    resumed = SSAPTrainer(tiny_cfg(synthcity_root, out), resume="auto", progress=False)
+    assert resumed.start_iter == 4
+    resumed.train()
+    records = read_metrics(os.path.join(out, "metrics.jsonl"), kind="train")
+    assert [r["iteration"] for r in records] == list(range(1, 8))
+    got, want = losses(records), losses(reference)
+    np.testing.assert_allclose([got[i] for i in range(1, 8)], [want[i] for i in range(1, 8)],
+                               rtol=RTOL)
+
+
+@pytest.mark.slow
+def test_sigterm_then_resume_auto_continues_the_same_curve(reference_run, synthcity_root,
+                                                           tmp_path):
+    _, _, reference = reference_run
+    out = str(tmp_path / "run")
+    # a long schedule, so that the signal always arrives before the end; the lr
+    # schedule (STEPS) and so the losses do not depend on MAX_ITER
+    cmd = [sys.executable, os.path.join(REPO, "scripts", "train.py"), "--cfg", CONFIG,
+           "--no-progress", "--opts"] + tiny_opts(synthcity_root, out,
+                                                  **{"SOLVER.MAX_ITER": 1000})
+    metrics = os.path.join(out, "metrics.jsonl")
+    err_path = str(tmp_path / "stderr.txt")
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.time() + 240
+            while proc.poll() is None and time.time() < deadline and not read_metrics(metrics):
+                time.sleep(0.05)
+            assert proc.poll() is None, "the run ended before the signal"
+            assert read_metrics(metrics), "no iteration within 240 s"
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=240)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stderr = open(err_path).read()
+    assert proc.returncode == 143, stderr[-3000:]
+    assert "stopped by SIGTERM after iteration" in stderr and "Traceback" not in stderr
+    k = list_checkpoints(out)[-1][0]
+    assert k >= 1
+    records = read_metrics(metrics, kind="train")
+    assert [r["iteration"] for r in records] == list(range(1, k + 1))
+    # resume to two iterations past the signal (at least the reference's 7)
+    end = max(7, k + 2)
+    done = subprocess.run(cmd[:4] + ["--resume", "auto"] + cmd[4:-2] +
+                          ["SOLVER.MAX_ITER", str(end)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resumed from" in done.stderr and "iteration %d" % k in done.stderr
+    records = read_metrics(metrics, kind="train")
+    assert [r["iteration"] for r in records] == list(range(1, end + 1))
+    if end == 7:
+        want = losses(reference)
+    else:  # the signal came late: an uninterrupted run of the same length
+        ref_out = str(tmp_path / "reference")
+        SSAPTrainer(tiny_cfg(synthcity_root, ref_out, **{"SOLVER.MAX_ITER": end}),
+                    progress=False).train()
+        want = losses(read_metrics(os.path.join(ref_out, "metrics.jsonl")))
+    got = losses(records)
+    np.testing.assert_allclose([got[i] for i in range(1, end + 1)],
+                               [want[i] for i in range(1, end + 1)], rtol=RTOL)

@@ -24,8 +24,14 @@ import subprocess
 import threading
 import types
 
-#: kvstore types that span processes
-DIST_KVSTORES = ("dist_sync", "dist_device_sync", "dist_async")
+from ..config import CHOICES
+
+#: kvstore types that span processes (the "dist_*" values of TRAIN.KVSTORE)
+DIST_KVSTORES = tuple(k for k in CHOICES["TRAIN.KVSTORE"] if k.startswith("dist_"))
+
+
+class DistributedLaunchError(RuntimeError):
+    """A distributed kvstore was asked for outside the distributed launcher."""
 
 
 def is_distributed(cfg):
@@ -38,7 +44,7 @@ def create_kvstore(cfg):
     if not is_distributed(cfg):
         return cfg.TRAIN.KVSTORE, 0, 1
     if "DMLC_ROLE" not in os.environ:
-        raise RuntimeError(
+        raise DistributedLaunchError(
             "TRAIN.KVSTORE %s needs a process started by the distributed launcher "
             "(DMLC_ROLE is not set); run it through scripts/launch_dist.py, see "
             "docs/TRAINING.md 'Multi-node'" % cfg.TRAIN.KVSTORE)
