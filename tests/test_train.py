@@ -8,7 +8,6 @@ checkpoint boundaries); rtol 1e-5 only leaves room for float32 reductions whose
 order can change with the number of OpenMP threads or the BLAS build.
 """
 import importlib.util
-import json
 import os
 import signal
 import subprocess
@@ -287,7 +286,8 @@ def test_sigint_stops_after_the_iteration_with_a_checkpoint(reference_run, synth
     assert signal.getsignal(signal.SIGINT) is before  # handlers restored
     stop = info.value
     assert stop.exit_code == 130 and stop.iteration == 4
-    assert stop.checkpoint.endswith("iter_00000004") and "SIGINT after iteration 4 of 7" in str(stop)
+    assert stop.checkpoint.endswith("iter_00000004")
+    assert "SIGINT after iteration 4 of 7" in str(stop)
     # 4 is not a multiple of CHECKPOINT_PERIOD 3: written because of the signal
     assert [os.path.basename(p) for _, p in list_checkpoints(out)] == [
         "iter_00000003", "iter_00000004"]
