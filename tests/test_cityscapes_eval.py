@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ssap_gluon.evaluation import (CityscapesEvalError, evaluate_instances, evaluate_panoptic,
+from ssap_gluon.evaluation import (CityscapesEvalError, EvaluationError, evaluate_instances,
+                                   evaluate_panoptic,
                                    evaluate_semantic, panoptic_from_instance_ids,
                                    write_instance_predictions, write_panoptic_json,
                                    write_panoptic_prediction, write_semantic_prediction)
@@ -138,15 +139,67 @@ def test_bad_instances_are_refused(tmp_path, instances, match):
         write_instance_predictions(str(tmp_path), "somecity_000001_000019", instances)
 
 
-def test_bad_stem_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="<city>_<seq:06d>_<frame:06d>"):
-        write_instance_predictions(str(tmp_path), "some_city_1_19", [])
+@pytest.mark.parametrize("name", ["a b", "city/000001_000019", "../x", ".hidden", "", "a\tb"])
+def test_bad_names_are_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="plain file name"):
+        write_instance_predictions(str(tmp_path), name, [])
+    with pytest.raises(ValueError, match="plain file name"):
+        write_semantic_prediction(str(tmp_path), name, np.zeros((2, 2), np.uint8))
+
+
+def test_coco_names_are_accepted(tmp_path):
+    # COCO frames are named by image file ("000000000139"), not <city>_<seq>_<frame>
+    write_semantic_prediction(str(tmp_path), "000000000139", np.zeros((2, 2), np.uint8))
+    ann = write_panoptic_prediction(str(tmp_path), "000000000139", np.array([[1, 0]]), {1: 3},
+                                    image_id=139, category_ids=(1, 3))
+    assert ann == {"image_id": 139, "file_name": "000000000139.png",
+                   "segments_info": [{"id": 1, "category_id": 3}]}
+
+
+# ------------------------------------------------ relative roots, no cwd changes
+@pytest.fixture()
+def no_chdir(monkeypatch):
+    """Fail if anything changes the process's working directory."""
+    def refuse(path):
+        raise AssertionError("os.chdir(%r) called during evaluation" % (path,))
+    monkeypatch.setattr(os, "chdir", refuse)
+
+
+def test_relative_dataset_root_works(synthcity_root, frames, tmp_path, monkeypatch):
+    # evaluate_instances("data/synthcity", ...) used to raise FileNotFoundError inside
+    # cityscapesScripts: the wrapper changed the cwd but kept the root relative
+    pred = write_all(tmp_path / "pred", frames, lambda s, l, i: gt_instances(i))
+    for stem, label, _ in frames:
+        write_semantic_prediction(str(tmp_path / "sem"), stem, label)
+    json_path, folder = write_panoptic(tmp_path, frames)
+    parent, name = os.path.split(synthcity_root)
+    monkeypatch.chdir(parent)
+    assert evaluate_instances(name, "val", pred)["AP"] == 1.0
+    assert evaluate_semantic(name, "val", str(tmp_path / "sem"))["mIoU"] == 1.0
+    assert evaluate_panoptic(name, "val", json_path, folder)["PQ"] == 1.0
+    # relative prediction paths too
+    monkeypatch.chdir(str(tmp_path))
+    rel_root = os.path.relpath(synthcity_root)
+    assert evaluate_instances(rel_root, "val", "pred")["AP"] == 1.0
+    assert evaluate_semantic(rel_root, "val", "sem")["mIoU"] == 1.0
+    assert evaluate_panoptic(rel_root, "val", "pan.json", "pan")["PQ"] == 1.0
+
+
+def test_evaluation_never_changes_the_working_directory(synthcity_root, frames, tmp_path,
+                                                        no_chdir):
+    pred = write_all(tmp_path / "pred", frames, lambda s, l, i: gt_instances(i))
+    for stem, label, _ in frames:
+        write_semantic_prediction(str(tmp_path / "sem"), stem, label)
+    assert evaluate_instances(synthcity_root, "val", pred)["AP"] == 1.0
+    assert evaluate_semantic(synthcity_root, "val", str(tmp_path / "sem"))["mIoU"] == 1.0
+    assert evaluate_panoptic(synthcity_root, "val", *write_panoptic(tmp_path, frames))["PQ"] == 1.0
 
 
 def test_missing_prediction_names_the_image(synthcity_root, frames, tmp_path):
     pred = write_all(tmp_path / "pred", frames[1:], lambda s, l, i: gt_instances(i))
-    with pytest.raises(CityscapesEvalError, match="Found no prediction for ground truth .*%s"
-                       % frames[0][0]):
+    # checked before the official code runs (whose printError would sys.exit)
+    with pytest.raises(CityscapesEvalError, match="no instance prediction for ground truth .*%s"
+                       ".*expected .*pred/%s.txt" % (frames[0][0], frames[0][0])):
         evaluate_instances(synthcity_root, "val", pred)
 
 
@@ -240,7 +293,7 @@ def test_panoptic_writer_refuses_unlabelled_segments(tmp_path):
 
 def test_panoptic_missing_image_is_named(synthcity_root, frames, tmp_path):
     json_path, folder = write_panoptic(tmp_path, frames[1:])
-    with pytest.raises(CityscapesEvalError, match=frames[0][0]):
+    with pytest.raises(EvaluationError, match=frames[0][0]):
         evaluate_panoptic(synthcity_root, "val", json_path, folder)
 
 
