@@ -203,25 +203,18 @@ def make_out_dir(out):
 
 
 # ------------------------------------------------------------------ config
-class ClassMetadata:
+def class_metadata(cfg):
     """What the predictor needs of a dataset, from the config alone (no split
-    on disk): the Cityscapes label table."""
+    on disk): ssap_gluon.data.dataset_classes."""
+    from ssap_gluon.data import dataset_classes
 
-    def __init__(self, cfg):
-        from ssap_gluon.data import labels as L
-        from ssap_gluon.data.loader import _check_input_config
-
-        if cfg.DATASET.NAME != "cityscapes":
-            raise UserError(
-                "config key DATASET.NAME: %r; infer.py writes the Cityscapes formats "
-                "(instance / panoptic / semantic, label ids of cityscapesScripts), so it "
-                "runs Cityscapes-class networks only (DATASET.NAME cityscapes)"
-                % cfg.DATASET.NAME)
-        _check_input_config(cfg, L.NUM_CLASSES, is_train=False)
-        self.num_classes = L.NUM_CLASSES
-        self.class_names = L.CLASS_NAMES
-        self.thing_train_ids = L.THING_TRAIN_IDS
-        self.label_ids = L.TRAIN_ID_TO_LABEL_ID
+    if cfg.DATASET.NAME != "cityscapes":
+        raise UserError(
+            "config key DATASET.NAME: %r; infer.py writes the Cityscapes formats "
+            "(instance / panoptic / semantic, label ids of cityscapesScripts), so it "
+            "runs Cityscapes-class networks only (DATASET.NAME cityscapes)"
+            % cfg.DATASET.NAME)
+    return dataset_classes(cfg)
 
 
 def load(cfg_path, opts):
@@ -263,8 +256,8 @@ def process(predictor, meta, path, stem, out, args):
     from ssap_gluon.inference.panels import fig6_from_prediction, fig7_panel, write_panel
 
     image = read_rgb(path)
-    pyramid, geometry, network_seconds = predictor.network(image)
-    prediction = predictor.from_pyramid(pyramid, geometry, network_seconds)
+    prediction = predictor(image)
+    geometry = prediction.geometry
     frame = prediction.instances
     gt_file = ground_truth_path(path)
     gt, gt_problem = (read_ground_truth(gt_file, image.shape[:2]) if gt_file
@@ -307,7 +300,7 @@ def run(args):
     paths = list_images(args.images, out)
     stems = frame_stems(paths)
     cfg = load(args.cfg, args.opts)
-    meta = ClassMetadata(cfg)
+    meta = class_metadata(cfg)
     weights = os.path.abspath(os.path.expanduser(args.weights))
     if not os.path.exists(weights):
         raise UserError("--weights %s: no such file or directory (expected a .params file or "

@@ -143,7 +143,7 @@ def test_every_output_has_the_image_size(directory_run):
                               cv2.IMREAD_UNCHANGED)
             assert mask.shape == shape and set(np.unique(mask)) <= {0, 255}
         # semantic PNG holds Cityscapes label ids of the 19 classes
-        assert set(np.unique(semantic).tolist()) <= set(infer.ClassMetadata(
+        assert set(np.unique(semantic).tolist()) <= set(infer.class_metadata(
             load_config(CONFIG, [])).label_ids.tolist())
         panel = _read_rgb(os.path.join(out, "panels", stem + ".png"))
         _assert_tiles(panel, shape, 5)  # image, 1/16, 1/8, instances, ground truth

@@ -17,6 +17,7 @@ _EXPORTS = {
     "CityscapesInstances": "cityscapes", "decode_cityscapes_labels": "cityscapes",
     "CocoPanoptic": "coco_panoptic",
     "EpochSeededSampler": "loader", "build_dataloader": "loader", "build_dataset": "loader",
+    "DatasetClasses": "loader", "dataset_classes": "loader",
     "Geometry": "transforms", "build_transform": "transforms", "eval_transform": "transforms",
     "train_transform": "transforms",
 }

@@ -15,11 +15,14 @@ worker draws it. So
 
 The base seed is ``TRAIN.SEED`` unless given.
 """
+import os
+
 import mxnet as mx
 import numpy as np
 from mxnet.gluon.data import DataLoader, Sampler
 
 from ..config import ConfigError
+from .base import resolve_root
 from .cityscapes import CityscapesInstances
 from .coco_panoptic import CocoPanoptic
 from .labels import INSTANCE_IGNORE
@@ -58,6 +61,44 @@ def _check_input_config(cfg, num_classes, is_train):
                               % (key, inp[key]))
     if any(s <= 0 for s in inp.STD):
         raise ConfigError("config key INPUT.STD: %r must be positive" % list(inp.STD))
+
+
+class DatasetClasses:
+    """What a model's outputs mean, without listing a split's frames:
+    ``num_classes``, ``class_names``, ``thing_train_ids``, ``label_ids`` (the
+    dataset's own id of every class index) and ``ignore_label``."""
+
+    def __init__(self, num_classes, class_names, thing_train_ids, label_ids, ignore_label):
+        self.num_classes = int(num_classes)
+        self.class_names = tuple(class_names)
+        self.thing_train_ids = tuple(int(c) for c in thing_train_ids)
+        self.label_ids = np.asarray(label_ids)
+        self.ignore_label = int(ignore_label)
+
+
+def dataset_classes(cfg, split=None):
+    """The :class:`DatasetClasses` of ``cfg``'s dataset: Cityscapes (and
+    SynthCity) from the official label table, no file read; COCO panoptic from
+    the ``categories`` of the ``split`` (default: the val split) JSON. The
+    config's class-related keys are checked against them."""
+    name = cfg.DATASET.NAME
+    if name == "cityscapes":
+        ds = CityscapesInstances
+        classes = DatasetClasses(ds.num_classes, ds.class_names, ds.thing_train_ids,
+                                 ds.label_ids, cfg.INPUT.IGNORE_LABEL)
+    elif name == "coco_panoptic":
+        root = resolve_root(cfg.DATASET.ROOT, "COCO_DATASET")
+        split_name = resolve_split(cfg, split or "val")
+        json_path = os.path.join(root, cfg.DATASET.COCO_JSON.format(split=split_name))
+        categories = CocoPanoptic._read_json(json_path)["categories"]
+        classes = DatasetClasses(
+            len(categories), [c["name"] for c in categories],
+            [i for i, c in enumerate(categories) if c.get("isthing", 0)],
+            [int(c["id"]) for c in categories], cfg.INPUT.IGNORE_LABEL)
+    else:
+        raise ConfigError("config key DATASET.NAME: unknown dataset %r" % name)
+    _check_input_config(cfg, classes.num_classes, is_train=False)
+    return classes
 
 
 def build_dataset(cfg, split, is_train, transform="auto", with_labels=None, scale=1.0):

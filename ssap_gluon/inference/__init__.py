@@ -24,7 +24,9 @@ _EXPORTS = {
     "predict_semantic": "network",
     "predict_pyramid": "test_time",
     "FrameInstances": "instances", "assemble_instances": "instances",
-    "Predictor": "predictor",
+    "Predictor": "predictor", "FramePrediction": "predictor",
+    "oracle_pyramid": "oracle", "noisy_pyramid": "oracle",
+    "fig6_panel": "panels", "fig7_panel": "panels",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -4,9 +4,13 @@
 cascade takes: one-hot semantic probabilities at every level (labels sampled
 at level pixel ``s*i``, docs/MODEL.md §3) and the exact affinity pyramid of
 :mod:`ssap_gluon.targets` (1 = same instance, 0 otherwise, 0 where a pair is
-masked). Fed through the cascade and the evaluators it must reproduce the
-ground truth (AP = PQ = mIoU = 1): the round trip that checks every piece
-between the network and the official scores. ``noisy_pyramid`` perturbs the
+masked). With levels down to full resolution (strides 1, 2, 4, ..., 64) the
+cascade, the assembly and the evaluators reproduce the ground truth -- except
+instances an occluder split into parts that no window pair of any level
+connects: the round trip that checks every piece between the network and the
+official scores. At the network's resolution (finest 1/4) small and thin
+instances cannot survive the 1/4 grid: that oracle measures the resolution's
+ceiling (``scripts/oracle_study.py``). ``noisy_pyramid`` perturbs the
 affinities, as the noise study and ``scripts/bench_cascade.py`` use.
 """
 import numpy as np

@@ -26,9 +26,14 @@ __all__ = ["Predictor", "FramePrediction", "cascade_options"]
 
 @dataclass
 class FramePrediction:
+    """One frame: its instances (full resolution), the cascade's result, the
+    probability pyramid, the scale-1 eval geometry, and the times of the
+    network, the graph partition (the paper's GP time) and the assembly."""
+
     instances: FrameInstances
     cascade: CascadeResult
     pyramid: object
+    geometry: object
     network_seconds: float
     gp_seconds: float
     assemble_seconds: float
@@ -74,7 +79,8 @@ class Predictor:
     @classmethod
     def from_config(cls, cfg, weights=None, dataset=None, ctx=None, net=None):
         """Build the network of ``cfg`` (and load ``weights``) on ``ctx``
-        (default: the first of ``TRAIN.DEVICES``); classes from ``dataset``."""
+        (default: the first of ``TRAIN.DEVICES``); classes from ``dataset``
+        (default: :func:`~ssap_gluon.data.dataset_classes` of ``cfg``)."""
         import mxnet as mx
 
         from ..model import build_model
@@ -90,9 +96,9 @@ class Predictor:
             if cfg.TRAIN.HYBRIDIZE:
                 net.hybridize(static_alloc=True)
         if dataset is None:
-            from ..data import build_dataset
+            from ..data import dataset_classes
 
-            dataset = build_dataset(cfg, cfg.DATASET.VAL_SPLIT, is_train=False)
+            dataset = dataset_classes(cfg)
         mx.nd.waitall()
         return cls(cfg, net, ctx, dataset.thing_train_ids, dataset.label_ids)
 
@@ -126,7 +132,7 @@ class Predictor:
         gp = time.perf_counter() - start
         start = time.perf_counter()
         frame = self.assemble(result, pyramid, geometry)
-        return FramePrediction(frame, result, pyramid, network_seconds, gp,
+        return FramePrediction(frame, result, pyramid, geometry, network_seconds, gp,
                                time.perf_counter() - start)
 
     def __call__(self, image):

@@ -54,8 +54,9 @@ def _read(path):
     try:
         arrays = mx.nd.load(path)
     except mx.MXNetError as e:
+        cause = [l for l in str(e).strip().splitlines() if l.strip()][-1]
         raise WeightsError("%s is not an mxnet parameter file (%s)"
-                           % (path, str(e).strip().splitlines()[0][:200])) from None
+                           % (path, cause.strip()[:200])) from None
     if not isinstance(arrays, dict) or not arrays:
         raise WeightsError("%s holds no named parameters (expected a file written by "
                            "save_parameters)" % path)

@@ -1,7 +1,9 @@
 """Affinity loss of one pyramid level: the average L2 loss of Eq. 1."""
 from mxnet.gluon import HybridBlock
 
-NORMALIZATIONS = ("image_sum", "count", "weight_sum")
+from ..config import CHOICES
+
+NORMALIZATIONS = CHOICES["LOSS.AFFINITY_NORMALIZATION"]
 
 
 class AffinityLoss(HybridBlock):

@@ -14,13 +14,16 @@ W/s_i) with s_i = ``net.strides[i]``; affinity channel j is the window offset
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
+from ..config import CHOICES, stride_problem
 from ..inference.pyramid import split_outputs
 from .backbone import ResNetBackbone, resolve_pretrained
 from .decoder import UShapeDecoder
 from .heads import PredictionHead
 
-TASKS = ("joint", "semantic", "affinity")
-AFFINITY_FEATURES = ("hierarchical", "single")
+# allowed values live once, in the config (which does not import mxnet)
+TASKS = CHOICES["MODEL.TASKS"]
+AFFINITY_FEATURES = CHOICES["MODEL.AFFINITY_FEATURE"]
+HEAD_CONVS = CHOICES["MODEL.HEAD_CONV"]
 
 
 class SSAPNet(HybridBlock):
@@ -145,12 +148,11 @@ def _check_structure(tasks, affinity_feature, dilated, window, strides, head_con
     if affinity_feature not in AFFINITY_FEATURES:
         raise ValueError("MODEL.AFFINITY_FEATURE: %r is not one of %s"
                          % (affinity_feature, AFFINITY_FEATURES))
-    if head_conv not in ("separable", "full"):
-        raise ValueError("MODEL.HEAD_CONV: %r is not 'separable' or 'full'" % (head_conv,))
-    if not strides or list(strides) != sorted(set(strides)) or any(
-            s < 4 or s & (s - 1) for s in strides):
-        raise ValueError("AFFINITY.STRIDES: expected increasing powers of two >= 4, got %r"
-                         % (list(strides),))
+    if head_conv not in HEAD_CONVS:
+        raise ValueError("MODEL.HEAD_CONV: %r is not one of %s" % (head_conv, HEAD_CONVS))
+    why = stride_problem(strides)
+    if why:
+        raise ValueError("AFFINITY.STRIDES: %r: %s" % (list(strides), why))
     if tasks == "semantic" and window:
         raise ValueError("MODEL.TASKS semantic trains no affinities: set AFFINITY.WINDOW 0 "
                          "(Table 2 r = 0), got %d" % window)

@@ -14,6 +14,11 @@ import cv2
 import numpy as np
 
 
+# mkstemp creates 0600 files; written files get what open() would give them.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class ImageReadError(IOError):
     """An image or label file is missing, unreadable or of the wrong kind."""
 
@@ -30,6 +35,7 @@ def atomic_write(path, mode="wb"):
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
