@@ -33,22 +33,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def resolve_weights(path):
-    """A .params path from a .params file or a (verified) checkpoint directory."""
-    from ssap_gluon.training.checkpoint import MODEL_FILE, verify_checkpoint
-
-    if os.path.isdir(path):
-        verify_checkpoint(path)
-        return os.path.join(path, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError("weights not found: %s" % path)
-    return path
-
-
 def main(argv=None):
     args = parse_args(argv)
     import ssap_gluon  # noqa: F401
     from ssap_gluon.config import ConfigError, load_config
+    from ssap_gluon.inference.weights import WeightsError, load_weights
     from ssap_gluon.model import build_model
     from ssap_gluon.training.checkpoint import CheckpointError
     from ssap_gluon.training.devices import parse_devices
@@ -56,21 +45,16 @@ def main(argv=None):
 
     try:
         cfg = load_config(args.cfg, args.opts)
-        weights = resolve_weights(args.weights)
         ctx = parse_devices(args.device or cfg.TRAIN.DEVICES)[0]
         net = build_model(cfg, num_devices=1, ctx=ctx)
-        try:
-            net.load_parameters(weights, ctx=ctx)
-        except (AssertionError, RuntimeError, ValueError) as e:
-            raise ConfigError("%s does not fit the network of %s: %s"
-                              % (weights, args.cfg, str(e).splitlines()[0])) from None
+        weights = load_weights(net, args.weights, ctx)
         if cfg.TRAIN.HYBRIDIZE:
             net.hybridize(static_alloc=True)
         out = args.out or os.path.join(os.path.dirname(os.path.abspath(weights)), "eval")
         result = evaluate_semantic_miou(net, cfg, ctx, out, split=args.split,
                                         max_images=args.max_images,
                                         progress=not args.no_progress)
-    except (ConfigError, CheckpointError, FileNotFoundError) as e:
+    except (ConfigError, CheckpointError, WeightsError, FileNotFoundError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
     result["weights"] = os.path.abspath(weights)

@@ -677,11 +677,13 @@ def load_checkpoint(path, cfg, net=None, trainer=None, ctx=None):
         state = json.load(f)
     if net is not None:
         check_structure(path, manifest, net)
+        from ..inference.weights import WeightsError, load_weights
+
         try:
-            net.load_parameters(os.path.join(path, MODEL_FILE), ctx=ctx)
-        except (AssertionError, RuntimeError, ValueError, mx.MXNetError) as e:
+            load_weights(net, os.path.join(path, MODEL_FILE), ctx)
+        except WeightsError as e:
             raise CheckpointMismatchError("checkpoint %s: its weights do not fit the network: %s"
-                                          % (path, str(e).splitlines()[0])) from None
+                                          % (path, e)) from None
     if trainer is not None:
         load_trainer_states(path, trainer, net, manifest)
     return state, manifest, other
