@@ -17,6 +17,7 @@ import time
 
 from ssap_gluon.config import ConfigError, load_config
 from ssap_gluon.data import DatasetError, build_dataset
+from ssap_gluon.data.base import dataset_title
 from ssap_gluon.data.loader import resolve_split
 from ssap_gluon.data.summary import (DEFAULT_SIZE_BINS, default_workers, format_summary,
                                      summarize_dataset)
@@ -42,14 +43,16 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         cfg = load_config(args.cfg, args.opts)
-        result = {"config": os.path.abspath(args.cfg), "dataset": cfg.DATASET.NAME, "splits": {}}
+        result = {"config": os.path.abspath(args.cfg), "dataset": None, "splits": {}}
         for split in args.splits:
             start = time.perf_counter()
             dataset = build_dataset(cfg, split, is_train=False, transform=None)
             workers = args.workers or default_workers(len(dataset))
             summary = summarize_dataset(dataset, args.size_bins, workers)
             name = resolve_split(cfg, split)
-            print(format_summary("%s %s (%s)" % (cfg.DATASET.NAME, name, dataset.root), summary))
+            result["dataset"] = dataset_title(cfg.DATASET.NAME, dataset.root)
+            print(format_summary("%s %s (%s)" % (result["dataset"], name, dataset.root),
+                                 summary))
             print("  [%.1f s]\n" % (time.perf_counter() - start))
             result["splits"][name] = summary
     except (ConfigError, DatasetError, ImageReadError) as e:

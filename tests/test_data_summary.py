@@ -68,13 +68,14 @@ def test_command_line_prints_and_writes_json(tiny_root, tmp_path, capsys):
                                "--opts", "DATASET.ROOT", tiny_root])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "train (%s): 3 frames" % tiny_root in text
-    assert "val (%s): 1 frames" % tiny_root in text
+    assert "Cityscapes train (%s): 3 frames" % tiny_root in text
+    assert "Cityscapes val (%s): 1 frames" % tiny_root in text
     assert "no labels loaded" in text  # test split
     with open(out_json) as f:
         data = json.load(f)
     assert data["splits"]["train"]["instances_per_class"]["13"] == 6
     assert data["splits"]["test"] == {"frames": 1, "labels": False}
+    assert data["dataset"] == "Cityscapes"
 
 
 def test_command_line_names_a_bad_key(tiny_root, capsys):
@@ -96,6 +97,7 @@ def test_script_runs_as_a_program_on_synthcity(synthcity_root):
          "--opts", "DATASET.ROOT", synthcity_root],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "train (%s): 6 frames" % synthcity_root in proc.stdout
+    # the embedded default is named as such, not "cityscapes"
+    assert "SynthCity train (%s): 6 frames" % synthcity_root in proc.stdout
     assert "val (%s): 4 frames" % synthcity_root in proc.stdout
     assert "instances by size" in proc.stdout

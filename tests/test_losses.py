@@ -184,6 +184,14 @@ def test_ssap_loss_is_eq10_of_its_terms():
                 + 0.01 * (0.1 * t["affinity_s4"] + 0.3 * t["affinity_s8"]
                           + 1.0 * t["affinity_s16"]))
     assert total.asscalar() == pytest.approx(expected, rel=1e-6)
+    # the progress bar's weighted parts add up to the loss
+    from ssap_gluon.training.progress import ProgressBar
+
+    bar = ProgressBar(0, 1, enabled=False, term_weights=SSAPLoss(cfg).term_weights)
+    parts = bar.weighted_parts(t)
+    assert parts["Ls"] == pytest.approx(t["semantic_s4"] + 0.5 * t["semantic_s8"]
+                                        + 2.0 * t["semantic_s16"], rel=1e-9)
+    assert parts["Ls"] + parts["La"] == pytest.approx(total.asscalar(), rel=1e-6)
 
 
 def test_ssap_loss_single_task_models():

@@ -25,6 +25,16 @@ class DatasetError(ValueError):
     """A dataset on disk is missing, incomplete or malformed; the message names the path."""
 
 
+def dataset_title(name, root):
+    """How reports name a dataset: "SynthCity" for the embedded default (its root
+    holds the generator's manifest), else ``DATASET.NAME`` ("cityscapes", ...)."""
+    from .synthcity.writer import MANIFEST_NAME
+
+    if root and os.path.isfile(os.path.join(root, MANIFEST_NAME)):
+        return "SynthCity"
+    return {"cityscapes": "Cityscapes", "coco_panoptic": "COCO panoptic"}.get(name, name)
+
+
 def resolve_root(root, env_var):
     """``root``, else ``$env_var``; relative paths resolve against the current directory."""
     if not root:

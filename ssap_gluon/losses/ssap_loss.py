@@ -23,7 +23,8 @@ class SSAPLoss(Block):
       mu_i = LOSS.SEMANTIC_LEVEL_WEIGHTS (1 in the paper), lambda_i =
       LOSS.LEVEL_WEIGHTS, alpha = LOSS.AFFINITY_ALPHA;
     * ``terms``: OrderedDict of the unweighted per-level values,
-      ``"semantic_s4"`` ... and ``"affinity_s4"`` ..., for logging.
+      ``"semantic_s4"`` ... and ``"affinity_s4"`` ..., for logging;
+      ``loss.term_weights[key]`` is each one's weight in ``total``.
 
     ``total`` is a batch mean (focal: mean over the non-ignored pixels of the
     batch; affinity: per-image sums averaged over the images), so with one
@@ -48,6 +49,14 @@ class SSAPLoss(Block):
             if len(w) != len(self.strides):
                 raise ValueError("%s: need one weight per level of AFFINITY.STRIDES %r, got %r"
                                  % (key, list(self.strides), w))
+        # the weight of every logged term in the total (so the terms sum to it)
+        self.term_weights = OrderedDict()
+        if self.has_semantic:
+            for s, w in zip(self.strides, self.semantic_weights):
+                self.term_weights["semantic_s%d" % s] = w
+        if self.has_affinity:
+            for s, w in zip(self.strides, self.level_weights):
+                self.term_weights["affinity_s%d" % s] = self.alpha * w
         with self.name_scope():
             self.focal = FocalLoss(cfg.LOSS.FOCAL_GAMMA, cfg.INPUT.IGNORE_LABEL)
             self.affinity = AffinityLoss(cfg.LOSS.AFFINITY_NORMALIZATION)
@@ -72,7 +81,7 @@ class SSAPLoss(Block):
                 _check_shape("semantic", s, logits, label.shape, 1)
                 term = self.focal(logits, label)
                 terms["semantic_s%d" % s] = term
-                total = total + self.semantic_weights[i] * term
+                total = total + self.term_weights["semantic_s%d" % s] * term
         if self.has_affinity:
             if len(targets.affinity) != len(self.strides):
                 raise ValueError("SSAPLoss: targets carry no affinities; build them with the "
@@ -88,7 +97,7 @@ class SSAPLoss(Block):
                 term = self.affinity(logits, target, _to_nd(targets.affinity_valid[i], ctx),
                                      _to_nd(targets.affinity_weight[i], ctx))
                 terms["affinity_s%d" % s] = term
-                total = total + self.alpha * self.level_weights[i] * term
+                total = total + self.term_weights["affinity_s%d" % s] * term
         return total, terms
 
 

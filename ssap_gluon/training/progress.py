@@ -170,23 +170,35 @@ def plot_loss_curve(records, png_path, title=""):
 
 
 class ProgressBar:
-    """tqdm bar over iterations: loss, lr, images/s; tqdm's own ETA."""
+    """tqdm bar over iterations: loss, lr, images/s; tqdm's own ETA.
 
-    def __init__(self, start, total, enabled=True):
+    With ``term_weights`` (``SSAPLoss.term_weights``) it also shows the
+    weighted semantic and affinity parts of Eq. 10, ``Ls`` and ``La``, which
+    add up to the loss.
+    """
+
+    def __init__(self, start, total, enabled=True, term_weights=None):
         from tqdm import tqdm
 
         self._bar = tqdm(total=total, initial=start, disable=not enabled, dynamic_ncols=True,
                          unit="it", desc="train", smoothing=0.05)
+        self.term_weights = dict(term_weights or {})
+        self.postfix = {}
+
+    def weighted_parts(self, terms):
+        """``{"Ls": sum of weighted semantic terms, "La": ... affinity terms}``."""
+        parts = {}
+        for prefix, name in (("semantic", "Ls"), ("affinity", "La")):
+            keys = [k for k in terms if k.startswith(prefix) and k in self.term_weights]
+            if keys:
+                parts[name] = sum(self.term_weights[k] * terms[k] for k in keys)
+        return parts
 
     def update(self, loss, lr, images_per_s, terms=None):
         postfix = {"loss": "%.4g" % loss, "lr": "%.1e" % lr, "img/s": "%.2f" % images_per_s}
-        if terms:
-            sem = [v for k, v in terms.items() if k.startswith("semantic")]
-            aff = [v for k, v in terms.items() if k.startswith("affinity")]
-            if sem:
-                postfix["Ls"] = "%.3g" % sum(sem)
-            if aff:
-                postfix["La"] = "%.3g" % sum(aff)
+        for name, value in self.weighted_parts(terms or {}).items():
+            postfix[name] = "%.3g" % value
+        self.postfix = postfix
         self._bar.set_postfix(postfix, refresh=False)
         self._bar.update(1)
 

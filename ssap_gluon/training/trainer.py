@@ -308,7 +308,8 @@ class LogHook(TrainingHook):
         self.bar = None
 
     def before_train(self, trainer):
-        self.bar = ProgressBar(trainer.start_iter, trainer.max_iter, enabled=trainer.progress)
+        self.bar = ProgressBar(trainer.start_iter, trainer.max_iter, enabled=trainer.progress,
+                               term_weights=trainer.loss_fn.term_weights)
         self.window = []
         self.window_start = time.time()
 
