@@ -12,9 +12,10 @@ CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "**", "*.yaml"), recurs
 DIFF = [0.01, 0.03, 0.1, 0.3, 1.0]
 SAME = [1.0] * 5
 
-# The paper's training setting: R50, r = 5, hierarchical, joint, BD + OL, kernel 5.
+# The paper's training setting: R50, r = 5, hierarchical, joint, BD + OL, dense kernel 5.
 PAPER = dict(BACKBONE="resnet50_v1b", WINDOW=5, TASKS="joint", AFFINITY_FEATURE="hierarchical",
-             DILATED=False, HEAD_KERNEL=5, DROP_ALL_ONE_PROB=0.8, THING_WEIGHT=3.0,
+             DILATED=False, HEAD_KERNEL=5, HEAD_CONV="full", DROP_ALL_ONE_PROB=0.8,
+             THING_WEIGHT=3.0,
              AFFINITY_ALPHA=0.003, LEVEL_WEIGHTS=DIFF)
 K3 = dict(HEAD_KERNEL=3)
 
@@ -55,11 +56,12 @@ INFERENCE_ROWS = {
     "table4_init_s%d" % s: dict(CASCADE_INIT_STRIDE=s, FLIP=False, SCALES=[1.0])
     for s in (4, 8, 16, 32, 64)}
 INFERENCE_ROWS.update({
-    "table5_A1_only": dict(AFFINITY_STRIDES=[4], CASCADE_INIT_STRIDE=4),
-    "table5_A1-A2": dict(AFFINITY_STRIDES=[4, 8], CASCADE_INIT_STRIDE=8),
-    "table5_A1-A3": dict(AFFINITY_STRIDES=[4, 8, 16]),
-    "table5_A1-A4": dict(AFFINITY_STRIDES=[4, 8, 16, 32]),
-    "table5_A1-A5": dict(AFFINITY_STRIDES=[4, 8, 16, 32, 64]),
+    # every Table 5 row starts the cascade at 1/16 (docs/INFERENCE.md)
+    "table5_A1_only": dict(AFFINITY_STRIDES=[4], CASCADE_INIT_STRIDE=16),
+    "table5_A1-A2": dict(AFFINITY_STRIDES=[4, 8], CASCADE_INIT_STRIDE=16),
+    "table5_A1-A3": dict(AFFINITY_STRIDES=[4, 8, 16], CASCADE_INIT_STRIDE=16),
+    "table5_A1-A4": dict(AFFINITY_STRIDES=[4, 8, 16, 32], CASCADE_INIT_STRIDE=16),
+    "table5_A1-A5": dict(AFFINITY_STRIDES=[4, 8, 16, 32, 64], CASCADE_INIT_STRIDE=16),
     "table7_r50": dict(SEGMENTATION_REFINEMENT=False, FLIP=False, SCALES=[1.0]),
     "table7_r50_sr": dict(SEGMENTATION_REFINEMENT=True, FLIP=False, SCALES=[1.0]),
     "table7_r50_sr_hf": dict(SEGMENTATION_REFINEMENT=True, FLIP=True, SCALES=[1.0]),
@@ -77,7 +79,7 @@ def _path(stem):
 def _values(cfg):
     return dict(BACKBONE=cfg.MODEL.BACKBONE, WINDOW=cfg.AFFINITY.WINDOW, TASKS=cfg.MODEL.TASKS,
                 AFFINITY_FEATURE=cfg.MODEL.AFFINITY_FEATURE, DILATED=cfg.MODEL.DILATED,
-                HEAD_KERNEL=cfg.MODEL.HEAD_KERNEL,
+                HEAD_KERNEL=cfg.MODEL.HEAD_KERNEL, HEAD_CONV=cfg.MODEL.HEAD_CONV,
                 DROP_ALL_ONE_PROB=cfg.AFFINITY.DROP_ALL_ONE_PROB,
                 THING_WEIGHT=cfg.AFFINITY.THING_WEIGHT, AFFINITY_ALPHA=cfg.LOSS.AFFINITY_ALPHA,
                 LEVEL_WEIGHTS=list(cfg.LOSS.LEVEL_WEIGHTS))
