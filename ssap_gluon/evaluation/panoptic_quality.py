@@ -6,11 +6,13 @@ the COCO panoptic format: a JSON whose ``annotations`` list per image its
 and ``segments_info`` (``id``, ``category_id``; ground truth also ``iscrowd``),
 and whose ``categories`` say which classes are things (``isthing``).
 :func:`panoptic_quality` runs ``evalPanopticSemanticLabeling.pq_compute_single_core``
-(matching at IoU > 0.5, crowd and void handling) image by image, sums the
-official ``PQStat``s and averages them with its ``average_pq``: the same code
-for both datasets, things and stuff taken from the ground-truth JSON.
-(Its multi-core driver would fork the calling process, which may hold mxnet
-state; summing per-image statistics is what that driver does too.)
+(matching at IoU > 0.5, crowd and void handling) over all images in one call
+and averages with its ``average_pq``: the same code for both datasets, things
+and stuff taken from the ground-truth JSON.
+(Its multi-core driver ``pq_compute_multi_core`` would fork the calling
+process, which may hold mxnet state; it splits the images into one chunk per
+core and sums the chunks' statistics, so its PQ can differ from the one-core
+sum in the last bits of a float, nothing more.)
 """
 import json
 import os
@@ -76,7 +78,7 @@ def panoptic_quality(gt_json, gt_folder, pred_json, pred_folder, image_ids=None)
             raise EvaluationError("%s: every annotation needs image_id, file_name and "
                                   "segments_info, got %r" % (pred_json, a))
         by_image[a["image_id"]] = a
-    stat = official.PQStat()
+    matched, png_of = [], {}
     for gt_ann in gt_annotations:
         image_id = gt_ann["image_id"]
         pred_ann = by_image.get(image_id)
@@ -95,13 +97,20 @@ def panoptic_quality(gt_json, gt_folder, pred_json, pred_folder, image_ids=None)
         if mode != "RGB":
             raise EvaluationError("panoptic prediction %s is a %s PNG; expected RGB (segment id "
                                   "= R + 256 G + 256^2 B)" % (pred_png, mode))
-        try:
-            with official_call("panoptic evaluation of %s" % pred_png):
-                stat += official.pq_compute_single_core(0, [(gt_ann, pred_ann)], gt_folder,
-                                                        pred_folder, categories)
-        except KeyError as e:
-            raise EvaluationError("panoptic prediction %s (listed in %s): %s"
-                                  % (pred_png, pred_json, e.args[0])) from None
+        matched.append((gt_ann, pred_ann))
+        png_of[str(image_id)] = pred_png
+    try:
+        # one call over every image, as the official single-core path sums them
+        with official_call("panoptic evaluation of %s" % pred_json):
+            stat = official.pq_compute_single_core(0, matched, gt_folder, pred_folder,
+                                                   categories)
+    except KeyError as e:
+        # "In the image with ID <id> segment ..." (a PNG / JSON disagreement): name the PNG
+        message = str(e.args[0])
+        where = [png for image_id, png in png_of.items()
+                 if "ID %s " % image_id in message]
+        raise EvaluationError("panoptic prediction %s (listed in %s): %s"
+                              % (where[0] if where else pred_folder, pred_json, message)) from None
     try:
         results = official.average_pq(stat, categories)
     except ZeroDivisionError:
