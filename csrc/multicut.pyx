@@ -16,6 +16,8 @@ cnp.import_array()
 
 
 cdef extern from "multicut_solvers.hpp" namespace "ssap_mc":
+    const double kMaxAbsCostSum
+
     cdef struct SolveStats:
         double start_energy
         double gaec_energy
@@ -32,6 +34,9 @@ cdef extern from "multicut_solvers.hpp" namespace "ssap_mc":
 
 
 MODES = {"gaec": 0, "gaec+kl": 1, "kl": 2}
+# The largest accepted sum of |cost| (DBL_MAX / 4); solve() refuses more
+# (ValueError). ssap_gluon.partition.checks applies the same limit first.
+MAX_ABS_COST_SUM = kMaxAbsCostSum
 
 
 def solve(int64_t num_nodes, cnp.ndarray edges, cnp.ndarray costs, initial_labels,
@@ -40,7 +45,8 @@ def solve(int64_t num_nodes, cnp.ndarray edges, cnp.ndarray costs, initial_label
     """Partition a validated graph.
 
     ``edges``: C-contiguous int64 (E, 2) with endpoints in [0, num_nodes);
-    ``costs``: C-contiguous finite float64 (E,); ``initial_labels``: None or
+    ``costs``: C-contiguous finite float64 (E,) with sum |c| <=
+    MAX_ABS_COST_SUM (checked again here: ValueError); ``initial_labels``: None or
     C-contiguous int64 (num_nodes,); ``kl_depth_fraction`` in (0, 1] and
     ``kl_unimproved_slack`` (< 0: none) bound a KL move sequence (1 and -1:
     bjoern-andres/graph's rule). Returns ``(labels, stats)``: int64 labels

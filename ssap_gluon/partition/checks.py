@@ -11,10 +11,17 @@ import numbers
 import numpy as np
 
 __all__ = ["GraphInputError", "check_num_nodes", "check_edges", "check_costs",
-           "check_labels"]
+           "check_labels", "MAX_ABS_COST_SUM"]
 
 # Node and edge ids are 32-bit inside the compiled solvers.
 MAX_INDEX = 2 ** 31 - 2
+
+# The largest accepted sum of |cost| over all edges: a quarter of the largest
+# float64 (4.4942e+307). Every value the solvers and multicut_energy compute
+# is a signed sum of distinct edges' costs (at most this), or such a sum plus
+# twice one cost, so nothing can overflow to inf (and then NaN, on which KL's
+# move heap used to spin for ever). docs/MULTICUT.md "Cost range".
+MAX_ABS_COST_SUM = float(np.finfo(np.float64).max / 4)
 
 
 class GraphInputError(ValueError):
@@ -59,7 +66,8 @@ def check_edges(edges, num_nodes, name="edges"):
 
 def check_costs(costs, edges, name="costs"):
     """``costs`` as a C-contiguous float64 (E,) array of finite values,
-    one per row of the already checked ``edges``."""
+    one per row of the already checked ``edges``, with sum |cost| <=
+    MAX_ABS_COST_SUM."""
     array = np.asarray(costs)
     num_edges = edges.shape[0]
     if array.shape != (num_edges,):
@@ -70,13 +78,30 @@ def check_costs(costs, edges, name="costs"):
     if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.floating)
                                        or np.issubdtype(array.dtype, np.integer)):
         raise GraphInputError("%s must be real numbers; got dtype %s" % (name, array.dtype))
-    array = np.ascontiguousarray(array, dtype=np.float64)
+    original = array
+    with np.errstate(over="ignore"):          # a wider float beyond float64 becomes inf
+        array = np.ascontiguousarray(array, dtype=np.float64)
     finite = np.isfinite(array)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
+        if np.isfinite(original[row]):
+            raise GraphInputError(
+                "%s[%d] = %s for edge (%d, %d) is outside the float64 range; costs are "
+                "solved in float64" % (name, row, np.format_float_scientific(
+                                           original[row], precision=4, trim="-").replace(".e", "e"),
+                                       edges[row, 0], edges[row, 1]))
         raise GraphInputError(
             "%s[%d] = %r for edge (%d, %d) is not finite; every cost must be a finite number"
             % (name, row, float(array[row]), edges[row, 0], edges[row, 1]))
+    with np.errstate(over="ignore"):
+        total = float(np.sum(np.abs(array)))
+    if not total <= MAX_ABS_COST_SUM:
+        row = int(np.argmax(np.abs(array)))
+        raise GraphInputError(
+            "%s: the sum of |%s| is %s, above the limit %.4e = (largest float64) / 4 that keeps "
+            "every partial sum of the solvers finite; the largest is %s[%d] = %.5g for edge "
+            "(%d, %d)" % (name, name, "inf (beyond float64)" if total == np.inf else repr(total),
+                          MAX_ABS_COST_SUM, name, row, array[row], edges[row, 0], edges[row, 1]))
     return array
 
 
