@@ -277,11 +277,49 @@ BAD_CALLS = [
     (dict(costs=["a", "b"]), "costs must be real numbers"),
     (dict(initial_labels=[0, 1]), r"initial_labels must have shape \(num_nodes,\) = \(3,\)"),
     (dict(initial_labels=[0.0, 1.0, 1.0]), "initial_labels must hold integers"),
-    (dict(solver="ilp"), "solver must be one of gaec, gaec\\+kl, kl; got 'ilp'"),
-    (dict(kl_outer_iterations=-1), "kl_outer_iterations must be a non-negative integer"),
-    (dict(kl_epsilon=float("nan")), "kl_epsilon must be a finite number >= 0"),
-    (dict(kl_depth_fraction=0.0), r"kl_depth_fraction must be a number in \(0, 1\]"),
-    (dict(kl_unimproved_slack=-5), "kl_unimproved_slack must be None or an integer >= 0"),
+    (dict(solver="ilp"), "solver must be one of gaec, gaec\\+kl, kl; got 'ilp' \\(str\\)"),
+    (dict(solver=None), r"solver must be one of .*; got None \(NoneType\)"),
+    (dict(solver=["gaec"]), r"solver must be one of .*; got \['gaec'\] \(list\)"),
+    (dict(solver=np.array(["gaec", "kl"])), "solver must be one of"),
+]
+
+# Every keyword argument: wrong type or out of range -> GraphInputError naming it
+# (2**70 used to overflow the int64 conversion, "1e-6" and None to raise TypeError).
+OUTER = r"kl_outer_iterations must be an integer in \[0, 2\*\*63 - 1\]; got "
+EPSILON = r"kl_epsilon must be a finite real number >= 0; got "
+FRACTION = r"kl_depth_fraction must be a real number in \(0, 1\]; got "
+SLACK = r"kl_unimproved_slack must be None or an integer in \[0, 2\*\*63 - 1\]; got "
+BAD_CALLS += [
+    (dict(kl_outer_iterations=-1), OUTER + r"-1 \(int\)"),
+    (dict(kl_outer_iterations=2 ** 70), OUTER + r"1180591620717411303424 \(int\)"),
+    (dict(kl_outer_iterations=2 ** 63), OUTER + "9223372036854775808"),
+    (dict(kl_outer_iterations=np.uint64(2 ** 64 - 1)), OUTER + r"18446744073709551615 \(uint64\)"),
+    (dict(kl_outer_iterations=1.0), OUTER + r"1\.0 \(float\)"),
+    (dict(kl_outer_iterations="3"), OUTER + r"'3' \(str\)"),
+    (dict(kl_outer_iterations=None), OUTER + r"None \(NoneType\)"),
+    (dict(kl_outer_iterations=True), OUTER + r"True \(bool\)"),
+    (dict(kl_epsilon=float("nan")), EPSILON + r"nan \(float\)"),
+    (dict(kl_epsilon=float("inf")), EPSILON + r"inf \(float\)"),
+    (dict(kl_epsilon=-1e-9), EPSILON + r"-1e-09 \(float\)"),
+    (dict(kl_epsilon="1e-6"), EPSILON + r"'1e-6' \(str\)"),
+    (dict(kl_epsilon=None), EPSILON + r"None \(NoneType\)"),
+    (dict(kl_epsilon=[1e-6]), EPSILON + r"\[1e-06\] \(list\)"),
+    (dict(kl_epsilon=1j), EPSILON + r"1j \(complex\)"),
+    (dict(kl_epsilon=False), EPSILON + r"False \(bool\)"),
+    (dict(kl_epsilon=10 ** 400), EPSILON + "1000000"),
+    (dict(kl_depth_fraction=0.0), FRACTION + r"0\.0 \(float\)"),
+    (dict(kl_depth_fraction=1.5), FRACTION + r"1\.5 \(float\)"),
+    (dict(kl_depth_fraction=float("nan")), FRACTION + "nan"),
+    (dict(kl_depth_fraction="0.5"), FRACTION + r"'0\.5' \(str\)"),
+    (dict(kl_depth_fraction=None), FRACTION + "None"),
+    (dict(kl_unimproved_slack=-5), SLACK + r"-5 \(int\)"),
+    (dict(kl_unimproved_slack=2 ** 70), SLACK + "1180591620717411303424"),
+    (dict(kl_unimproved_slack=10.0), SLACK + r"10\.0 \(float\)"),
+    (dict(kl_unimproved_slack="10"), SLACK + r"'10' \(str\)"),
+    (dict(kl_unimproved_slack=False), SLACK + r"False \(bool\)"),
+    (dict(return_info="yes"), r"return_info must be True or False; got 'yes' \(str\)"),
+    (dict(return_info=None), r"return_info must be True or False; got None"),
+    (dict(return_info=1), r"return_info must be True or False; got 1 \(int\)"),
 ]
 
 
@@ -291,6 +329,28 @@ def test_bad_input_is_refused_with_a_clear_message(override, message):
     call.update(override)
     with pytest.raises(GraphInputError, match=message):
         multicut(call.pop("num_nodes"), call.pop("edges"), call.pop("costs"), **call)
+
+
+@pytest.mark.parametrize("override, expected", [
+    # the extremes of every accepted range (same partition: the path 0-1-2 with
+    # costs +1 and -1 is joined at 0-1 and cut at 1-2 by every solver)
+    (dict(kl_outer_iterations=2 ** 63 - 1), [0, 0, 1]),
+    (dict(kl_outer_iterations=np.int8(3)), [0, 0, 1]),
+    (dict(kl_outer_iterations=0, solver="kl"), [0, 1, 2]),     # KL does nothing
+    (dict(kl_epsilon=0), [0, 0, 1]),
+    (dict(kl_epsilon=np.float32(1e-6)), [0, 0, 1]),
+    (dict(kl_epsilon=1e308, solver="kl"), [0, 1, 2]),          # no gain exceeds it
+    (dict(kl_depth_fraction=1), [0, 0, 1]),
+    (dict(kl_depth_fraction=np.float64(1e-300)), [0, 0, 1]),
+    (dict(kl_unimproved_slack=0), [0, 0, 1]),
+    (dict(kl_unimproved_slack=2 ** 63 - 1), [0, 0, 1]),
+    (dict(kl_unimproved_slack=np.uint64(2 ** 63 - 1)), [0, 0, 1]),
+    (dict(return_info=np.bool_(False)), [0, 0, 1]),
+])
+def test_keyword_arguments_at_the_ends_of_their_ranges(override, expected):
+    call = dict(solver="gaec+kl")
+    call.update(override)
+    assert multicut(3, [[0, 1], [1, 2]], [1.0, -1.0], **call).tolist() == expected
 
 
 def test_graph_input_error_is_a_value_error():

@@ -6,6 +6,9 @@ minimises the summed cost of the edges it cuts. The paper solves it "by a
 search-based algorithm [26]" (Keuper et al., ICCV 2015): greedy additive edge
 contraction followed by Kernighan-Lin with joins. See docs/MULTICUT.md.
 """
+import math
+import numbers
+
 import numpy as np
 
 from .checks import GraphInputError, check_costs, check_edges, check_labels, check_num_nodes
@@ -27,7 +30,38 @@ KL_DEPTH_FRACTION = 1.0
 # without a new best prefix (None: no such limit, as in andres/graph).
 KL_UNIMPROVED_SLACK = 1000
 
+# The compiled solver takes its counts as int64.
+_INT64_MAX = 2 ** 63 - 1
+
 _extension = None
+
+
+def _describe(value):
+    return "%r (%s)" % (value, type(value).__name__)
+
+
+def _check_integer(name, value, allowed):
+    """An int (or numpy integer, not bool) in [0, 2**63 - 1]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or not 0 <= int(value) <= _INT64_MAX:
+        raise GraphInputError("%s must be %s in [0, 2**63 - 1]; got %s"
+                              % (name, allowed, _describe(value)))
+    return int(value)
+
+
+def _check_real(name, value, low, high, low_open, rule):
+    """A real number (int, float, numpy scalar; not bool or str) in the
+    interval, as a float."""
+    number = None
+    if not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real):
+        try:
+            number = float(value)
+        except (OverflowError, ValueError, TypeError):
+            number = None
+    if number is None or not math.isfinite(number) or number > high or number < low \
+            or (low_open and number == low):
+        raise GraphInputError("%s must be %s; got %s" % (name, rule, _describe(value)))
+    return number
 
 
 def _solve(*args):
@@ -74,7 +108,7 @@ def multicut(num_nodes, edges, costs, *, solver="gaec+kl", initial_labels=None,
             ``kl_unimproved_slack + min(|A|, |B|)`` moves in a row that did
             not improve its best prefix (A, B: the two clusters; a new
             cluster counts 0); ``None``: no such limit (andres' rule).
-        return_info: also return a dict with ``start_energy``,
+        return_info: ``True`` to also return a dict with ``start_energy``,
             ``gaec_energy``, ``energy``, ``kl_outer_iterations``,
             ``kl_rolled_back`` and ``num_clusters``.
 
@@ -85,36 +119,30 @@ def multicut(num_nodes, edges, costs, *, solver="gaec+kl", initial_labels=None,
 
     Raises:
         GraphInputError: malformed input (shape, dtype, range, non-finite
-            cost, unknown solver).
+            cost, sum of |costs| above ``MAX_ABS_COST_SUM``), an unknown
+            solver, or a keyword argument of the wrong type or out of range.
     """
-    if solver not in SOLVERS:
-        raise GraphInputError("solver must be one of %s; got %r" % (", ".join(SOLVERS), solver))
+    if not isinstance(solver, str) or solver not in SOLVERS:
+        raise GraphInputError("solver must be one of %s; got %s"
+                              % (", ".join(SOLVERS), _describe(solver)))
     num_nodes = check_num_nodes(num_nodes)
     edges = check_edges(edges, num_nodes)
     costs = check_costs(costs, edges)
     if initial_labels is not None:
         initial_labels = check_labels(initial_labels, num_nodes, "initial_labels")
-    if isinstance(kl_outer_iterations, bool) or not isinstance(kl_outer_iterations, (int, np.integer)) \
-            or kl_outer_iterations < 0:
-        raise GraphInputError("kl_outer_iterations must be a non-negative integer; got %r"
-                              % (kl_outer_iterations,))
-    if not np.isfinite(kl_epsilon) or kl_epsilon < 0:
-        raise GraphInputError("kl_epsilon must be a finite number >= 0; got %r" % (kl_epsilon,))
-    if not (isinstance(kl_depth_fraction, (int, float, np.floating, np.integer))
-            and not isinstance(kl_depth_fraction, bool) and 0.0 < kl_depth_fraction <= 1.0):
-        raise GraphInputError("kl_depth_fraction must be a number in (0, 1]; got %r"
-                              % (kl_depth_fraction,))
+    outer = _check_integer("kl_outer_iterations", kl_outer_iterations, "an integer")
+    epsilon = _check_real("kl_epsilon", kl_epsilon, 0.0, math.inf, False,
+                          "a finite real number >= 0")
+    fraction = _check_real("kl_depth_fraction", kl_depth_fraction, 0.0, 1.0, True,
+                           "a real number in (0, 1]")
     if kl_unimproved_slack is None:
         slack = -1
-    elif isinstance(kl_unimproved_slack, bool) or \
-            not isinstance(kl_unimproved_slack, (int, np.integer)) or kl_unimproved_slack < 0:
-        raise GraphInputError("kl_unimproved_slack must be None or an integer >= 0; got %r"
-                              % (kl_unimproved_slack,))
     else:
-        slack = int(kl_unimproved_slack)
-    labels, info = _solve(num_nodes, edges, costs, initial_labels, solver,
-                          int(kl_outer_iterations), float(kl_epsilon), float(kl_depth_fraction),
-                          slack)
+        slack = _check_integer("kl_unimproved_slack", kl_unimproved_slack, "None or an integer")
+    if not isinstance(return_info, (bool, np.bool_)):
+        raise GraphInputError("return_info must be True or False; got %s" % _describe(return_info))
+    labels, info = _solve(num_nodes, edges, costs, initial_labels, solver, outer, epsilon,
+                          fraction, slack)
     return (labels, info) if return_info else labels
 
 
