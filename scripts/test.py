@@ -96,8 +96,9 @@ def print_summary(metrics, out_dir):
         if t[key]:
             print("  %s per frame: mean %.0f, p50 %.0f, p95 %.0f" % (
                 key[:-3], t[key]["mean"], t[key]["p50"], t[key]["p95"]))
-    print("  wall %.1f s (%d frame(s) predicted now, %d resumed)"
-          % (t["wall_seconds"], t["frames_predicted_now"], t["frames_resumed"]))
+    print("  wall %.1f s: predicting %.1f s (%d frame(s) now, %d resumed), scoring %.1f s"
+          % (t["wall_seconds"], t["predict_seconds"], t["frames_predicted_now"],
+             t["frames_resumed"], t["evaluate_seconds"]))
     print("  metrics: %s" % os.path.join(out_dir, "metrics.json"))
 
 

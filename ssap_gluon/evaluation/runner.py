@@ -305,10 +305,12 @@ def run_split(cfg, out_dir, split="val", weights=None, random_init=False, oracle
         _check_run_file(out_dir, run_info, force)
         remove_temporaries(out_dir)
         todo = [i for i, s in zip(indices, stems) if not frame_done(out_dir, s)]
+        predict_start = time.perf_counter()
         if todo:
             predictor = _make_predictor(cfg, dataset, oracle, weights_file, ctx)
             _predict(predictor, dataset, todo, out_dir, fmt, oracle, progress)
         records = [read_frame_record(out_dir, s) for s in stems]
+        evaluate_start = time.perf_counter()
 
         instance = semantic = panoptic = None
         null_reasons = {}
@@ -353,6 +355,8 @@ def run_split(cfg, out_dir, split="val", weights=None, random_init=False, oracle
             "assemble_ms": _stats_ms([r.get("assemble_seconds") for r in records]),
             "oracle_pyramid_ms": _stats_ms([r.get("oracle_seconds") for r in records]),
             "frames_predicted_now": len(todo), "frames_resumed": n - len(todo),
+            "predict_seconds": evaluate_start - predict_start,
+            "evaluate_seconds": time.perf_counter() - evaluate_start,
             "wall_seconds": time.perf_counter() - started,
             "note": ("per-frame wall times; the GP of a frame runs while the network runs on "
                      "the next one, so both are measured under that overlap"),
