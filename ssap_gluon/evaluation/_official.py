@@ -155,7 +155,8 @@ def gt_files(gt_root, split, kind, names=None):
     files = sorted(glob.glob(pattern))
     if not files:
         raise FileNotFoundError("no ground truth found: nothing matches %s (is gt_root the folder "
-                                "that contains gtFine/, and split one of its sub-folders?)" % pattern)
+                                "that contains gtFine/, and split one of its sub-folders?)"
+                                % pattern)
     if names is None:
         return files
     by_stem = {os.path.basename(f)[:-len(suffix)]: f for f in files}

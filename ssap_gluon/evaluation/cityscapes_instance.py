@@ -145,7 +145,8 @@ def check_instance_predictions(gt_list, pred_dir):
         for rel, label_id, score, number in read_instance_txt(txt):
             where = "%s, line %d" % (txt, number)
             if os.path.isabs(rel):
-                raise CityscapesEvalError("%s: the mask path must be relative, got %s" % (where, rel))
+                raise CityscapesEvalError("%s: the mask path must be relative, got %s"
+                                          % (where, rel))
             mask = os.path.abspath(os.path.join(os.path.dirname(txt), rel))
             if os.path.commonprefix([mask, pred_dir]) != pred_dir:
                 raise CityscapesEvalError("%s: mask %s points outside the prediction directory %s"

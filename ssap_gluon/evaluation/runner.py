@@ -304,6 +304,10 @@ def run_split(cfg, out_dir, split="val", weights=None, random_init=False, oracle
                     "config": _prediction_config(cfg)}
         _check_run_file(out_dir, run_info, force)
         remove_temporaries(out_dir)
+        # results of an earlier run must not outlive a run that stops before its own
+        for stale in [METRICS_FILE] + ["table%d.md" % t for t in (8, 9, 10)]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(out_dir, stale))
         todo = [i for i, s in zip(indices, stems) if not frame_done(out_dir, s)]
         predict_start = time.perf_counter()
         if todo:
