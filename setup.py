@@ -98,7 +98,7 @@ setup(
     python_requires=">=3.9,<3.12",
     packages=find_packages(include=["ssap_gluon", "ssap_gluon.*"]),
     include_package_data=True,
-    package_data={"ssap_gluon": ["config/*.yaml"]},
+    package_data={"ssap_gluon": ["reproduction/*.yaml"]},
     ext_modules=extensions(),
     install_requires=COMMON + mxnet_requirements(),
     extras_require={
