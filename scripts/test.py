@@ -2,7 +2,7 @@
 """Predict a split and score it with the official evaluators: AP, PQ, mIoU.
 
     python scripts/test.py --cfg CFG (--weights W | --oracle | --random-init) --out DIR
-        [--split val|test] [--force] [--max-frames N] [--gt-cache DIR2]
+        [--overlay YAML ...] [--split val|test] [--force] [--max-frames N] [--gt-cache DIR2]
         [--device cpu|gpu:I] [--no-progress] [--opts KEY VALUE ...]
 
 Writes DIR/instance/ (cityscapesScripts results format), DIR/panoptic/ +
@@ -31,6 +31,9 @@ EXIT_INTERRUPTED = 130
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cfg", required=True, help="YAML config (see configs/)")
+    p.add_argument("--overlay", action="append", default=[], metavar="YAML",
+                   help="a partial config merged on top of --cfg (repeatable), e.g. "
+                        "configs/synthcity_tables.yaml puts a table row on SynthCity")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--weights", help=".params file or checkpoint directory")
     what.add_argument("--oracle", action="store_true",
@@ -112,7 +115,7 @@ def main(argv=None):
 
     out_dir = os.path.abspath(args.out)
     try:
-        cfg = load_config(args.cfg, args.opts)
+        cfg = load_config(args.cfg, args.opts, overlays=args.overlay)
         ctx = None
         if args.device and not args.oracle:
             from ssap_gluon.training.devices import parse_devices

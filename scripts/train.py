@@ -2,7 +2,7 @@
 """Train SSAP from a config.
 
     python scripts/train.py --cfg configs/synthcity_r18.yaml [--resume auto|PATH]
-        [--devices cpu|cpu:N|gpu:0,1,...] [--check] [--opts KEY VALUE ...]
+        [--overlay YAML ...] [--devices cpu|cpu:N|gpu:0,1,...] [--check] [--opts KEY VALUE ...]
 
 ``--resume auto`` continues from the newest valid checkpoint in
 TRAIN.OUTPUT_DIR/checkpoints (or starts fresh if there is none); a directory
@@ -34,6 +34,9 @@ EXIT_USER_ERROR = 2
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cfg", required=True, help="YAML config (see configs/)")
+    p.add_argument("--overlay", action="append", default=[], metavar="YAML",
+                   help="a partial config merged on top of --cfg (repeatable), e.g. "
+                        "configs/synthcity_tables.yaml puts a table row on SynthCity")
     p.add_argument("--resume", default=None,
                    help="'auto' (newest valid checkpoint of TRAIN.OUTPUT_DIR) or a checkpoint "
                         "directory")
@@ -81,7 +84,7 @@ def main(argv=None):
 
     opts = list(args.opts) + (["TRAIN.DEVICES", args.devices] if args.devices else [])
     try:
-        cfg = load_config(args.cfg, opts)
+        cfg = load_config(args.cfg, opts, overlays=args.overlay)
     except ConfigError as e:
         if args.check:
             print("%d problem(s):\n  %s" % (len(e.problems), "\n  ".join(e.problems)),

@@ -284,3 +284,17 @@ def test_ranges_table_in_docs_is_current():
     assert ranges_markdown() in doc, (
         "docs/TRAINING.md: the table of valid ranges is out of date; regenerate it with "
         "python -c 'from ssap_gluon.config import ranges_markdown; print(ranges_markdown())'")
+
+
+def test_an_overlay_applies_on_top_of_a_row_and_is_named_in_errors(tmp_path):
+    row = os.path.join(REPO, "configs", "tables", "table6_BD_noOL_k3.yaml")
+    overlay = os.path.join(REPO, "configs", "synthcity_tables.yaml")
+    cfg = load_config(row, ["TRAIN.OUTPUT_DIR", "x"], overlays=[overlay])
+    # the row's own keys stay, the overlay swaps data, backbone and schedule
+    assert cfg.AFFINITY.THING_WEIGHT == 1.0 and cfg.MODEL.HEAD_KERNEL == 3
+    assert cfg.MODEL.BACKBONE == "resnet18_v1b" and cfg.SOLVER.MAX_ITER == 2500
+    assert cfg.TRAIN.OUTPUT_DIR == "x"  # --opts still wins
+    bad = tmp_path / "bad_overlay.yaml"
+    bad.write_text("SOLVER:\n  GAMMA: -0.1\n")
+    with pytest.raises(ConfigError, match=r"SOLVER.GAMMA.*bad_overlay.yaml"):
+        load_config(row, overlays=[str(bad)])

@@ -227,15 +227,18 @@ def validate(cfg, source="", origins=None):
     return cfg
 
 
-def load_config(path=None, opts=None, freeze=True):
-    """Defaults <- YAML file (and its _BASE_ chain) <- opts; validated.
+def load_config(path=None, opts=None, freeze=True, overlays=()):
+    """Defaults <- YAML file (and its _BASE_ chain) <- overlays <- opts; validated.
 
-    Returns a frozen CfgNode unless ``freeze=False``.
+    ``overlays``: YAML files merged after the config and its bases, each with
+    its own ``_BASE_`` chain (e.g. ``configs/synthcity_tables.yaml``, which puts a
+    table row of the paper on the embedded default); errors name the file
+    that set a key. Returns a frozen CfgNode unless ``freeze=False``.
     """
     cfg = get_default_config()
     origins = {}
-    if path:
-        for layer_path, data in _read_yaml(path):
+    for one in ([path] if path else []) + list(overlays or ()):
+        for layer_path, data in _read_yaml(one):
             _merge_dict(cfg, data, layer_path, origins=origins)
     merge_opts(cfg, opts, origins)
     validate(cfg, origins=origins)
