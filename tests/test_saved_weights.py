@@ -94,3 +94,22 @@ def test_a_checkpoint_saved_right_after_backward_holds_the_new_statistics(tmp_pa
     mx.nd.waitall()
     live = {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
     _assert_file_equals(os.path.join(path, MODEL_FILE), live)
+
+
+def test_device_threads_never_block_on_the_engine(synthcity_root, tmp_path, monkeypatch):
+    """A host-synchronous mxnet call in a device thread can deadlock SyncBN on CPU
+    contexts (devices.py, rule 3): the trainer must make none. Every such entry
+    point raises here when called from a device thread."""
+    import threading
+
+    def guard(name, original):
+        def call(self, *args, **kwargs):
+            if threading.current_thread().name.startswith("ssap-device-"):
+                raise AssertionError("%s called in %s" % (name, threading.current_thread().name))
+            return original(self, *args, **kwargs)
+        return call
+
+    for name in ("_sync_copyfrom", "asnumpy", "wait_to_read", "asscalar"):
+        monkeypatch.setattr(mx.nd.NDArray, name, guard(name, getattr(mx.nd.NDArray, name)))
+    _, summary, _ = _run(synthcity_root, str(tmp_path), "syncbn", "cpu:2", True)
+    assert summary["iterations"] == 3

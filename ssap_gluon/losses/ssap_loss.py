@@ -101,6 +101,22 @@ class SSAPLoss(Block):
         return total, terms
 
 
+def upload_targets(targets, ctx):
+    """The arrays of a :class:`~ssap_gluon.targets.PyramidTargets` as float32
+    NDArrays on ``ctx`` (small dtypes copied as they are, cast on the device).
+
+    Copying from numpy is host-synchronous; the trainer calls this in its main
+    thread, never in a device thread (docs/TRAINING.md, devices.py)."""
+    from dataclasses import replace
+
+    def up(arrays):
+        return [_to_nd(a, ctx) for a in arrays]
+
+    return replace(targets, semantic=up(targets.semantic), affinity=up(targets.affinity),
+                   affinity_valid=up(targets.affinity_valid),
+                   affinity_weight=up(targets.affinity_weight))
+
+
 def _float32(x):
     return x if x.dtype == np.float32 else x.astype("float32")
 

@@ -10,13 +10,21 @@ block or device by device; with one Python thread per device (gluoncv's
 ``Parallel``) it runs (docs/TRAINING.md, "SyncBN on CPU"). So the trainer
 always runs the per-device forward/backward in :class:`DeviceThreads`.
 
-Two more rules every threaded or hybridized path follows:
+Three more rules every threaded or hybridized path follows:
 
 * :func:`build_graph` first. A hybridized block builds its cached graph on
   its first call, and gluon's graph building is not thread-safe (two device
   threads building at once fail inside ``Block.name_scope``). Building it
   once per device, one device after the other, in inference mode (where
   SyncBatchNorm does not synchronise, so it cannot block) removes the race.
+* No host-synchronous call inside a device thread (``mx.nd.array`` from
+  numpy, ``asnumpy``, ``wait_to_read``, ``asscalar``). Such a call waits for an
+  engine op that runs on cpu(0)'s worker; on CPU contexts that worker may be
+  busy in another device's SyncBatchNorm barrier (forward or backward), which
+  waits for *this* thread's SyncBN op -- never issued: a deadlock (seen in a
+  test, one run in a few). The trainer uploads inputs and targets in its main
+  thread and reads the losses after the threads return. On GPUs the barrier
+  runs on the GPU's worker, but the rule costs nothing there.
 * :func:`wait_for_parameter_writes` before reading parameters on the host
   (saving, averaging, validating). A hybridized ``static_alloc`` graph
   updates BatchNorm's running mean/var during backward (CPU) without telling

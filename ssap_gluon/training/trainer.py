@@ -575,10 +575,15 @@ class SSAPTrainer:
         return images, targets
 
     def _issue(self, images, targets):
+        from ..losses.ssap_loss import upload_targets
+
         n = len(self.ctx)
         xs = [images[i * self.per_device:(i + 1) * self.per_device].as_in_context(c)
               for i, c in enumerate(self.ctx)]
-        results = self.threads.run(self._forward_backward, list(zip(xs, targets.split(n))))
+        # host -> device copies here, in the main thread: a device thread must not
+        # block on the engine (devices.py, rule 3)
+        ys = [upload_targets(t, c) for t, c in zip(targets.split(n), self.ctx)]
+        results = self.threads.run(self._forward_backward, list(zip(xs, ys)))
         self.trainer.step(n * self.num_workers)
         return results
 
