@@ -279,7 +279,6 @@ def run_split(cfg, out_dir, split="val", weights=None, random_init=False, oracle
     dataset = build_dataset(cfg, split, is_train=False)
     kind = dataset_kind(cfg, dataset)
     fmt = OutputFormat.for_dataset(dataset)
-    scored = split == "val"
     if kind == "COCO panoptic" and split == "test":
         raise RunError("--split test is the Cityscapes benchmark server's split; COCO test-dev "
                        "submissions are not supported (score COCO with --split val)")
@@ -313,59 +312,81 @@ def run_split(cfg, out_dir, split="val", weights=None, random_init=False, oracle
         if todo:
             predictor = _make_predictor(cfg, dataset, oracle, weights_file, ctx)
             _predict(predictor, dataset, todo, out_dir, fmt, oracle, progress)
-        records = [read_frame_record(out_dir, s) for s in stems]
-        evaluate_start = time.perf_counter()
+        return score_outputs(cfg, dataset, out_dir, stems, split, total, gt_cache, run_info,
+                             weights_file, random_init, started, predict_start,
+                             frames_predicted=len(todo))
 
-        instance = semantic = panoptic = None
-        null_reasons = {}
-        submission = None
-        if scored and kind == "COCO panoptic":
-            panoptic = _evaluate_coco(dataset, out_dir, stems, indices)
-            null_reasons.update(AP=AP_COCO_REASON, AP50=AP_COCO_REASON, mIoU=MIOU_COCO_REASON)
-        elif scored:
-            instance, semantic, panoptic = _evaluate_cityscapes(dataset, out_dir, stems, gt_cache)
-            null_reasons.update(AP50m=AP_DISTANCE_REASON, AP100m=AP_DISTANCE_REASON)
-        else:
-            from .submission import write_submission
 
-            for key in ("AP", "AP50", "AP50m", "AP100m", "PQ", "mIoU"):
-                null_reasons[key] = NOT_SCORED_TEST
-            submission = write_submission(out_dir, stems, total,
-                                          os.path.join(out_dir, SUBMISSION_DIR))
-        metrics = {
-            "format": 1,
-            "dataset": {"kind": kind, "name": cfg.DATASET.NAME, "root": dataset.root,
-                        "split": dataset.split, "frames": n, "frames_in_split": total},
-            "mode": run_info["mode"],
-            "oracle": ({"pyramid_strides": list(ORACLE_STRIDES),
-                        "cascade_affinity_strides": list(ORACLE_STRIDES),
-                        "cascade_init_stride": int(cfg.TEST.CASCADE_INIT_STRIDE)}
-                       if oracle else None),
-            "weights": ({"path": weights_file, "sha256": weights_sha} if weights_file else None),
-            "random_init": bool(random_init),
-            "backbone": cfg.MODEL.BACKBONE,
-        }
-        metrics.update({k: None for k in ("AP", "AP50", "AP50m", "AP100m", "PQ", "SQ", "RQ",
-                                           "PQ_Th", "SQ_Th", "RQ_Th", "PQ_St", "SQ_St", "RQ_St",
-                                           "mIoU")})
-        metrics.update(_summary(instance, semantic, panoptic))
-        metrics["null_reasons"] = {k: v for k, v in null_reasons.items() if metrics.get(k) is None}
-        metrics["instance"], metrics["panoptic"], metrics["semantic"] = instance, panoptic, semantic
-        metrics["submission"] = submission
-        metrics["config"] = _config_dump(cfg)
-        metrics["timing"] = {
-            "network_ms": _stats_ms([r.get("network_seconds") for r in records]),
-            "gp_ms": _stats_ms([r.get("gp_seconds") for r in records]),
-            "assemble_ms": _stats_ms([r.get("assemble_seconds") for r in records]),
-            "oracle_pyramid_ms": _stats_ms([r.get("oracle_seconds") for r in records]),
-            "frames_predicted_now": len(todo), "frames_resumed": n - len(todo),
-            "predict_seconds": evaluate_start - predict_start,
-            "evaluate_seconds": time.perf_counter() - evaluate_start,
-            "wall_seconds": time.perf_counter() - started,
-            "note": ("per-frame wall times; the GP of a frame runs while the network runs on "
-                     "the next one, so both are measured under that overlap"),
-        }
-        write_json_atomic(os.path.join(out_dir, METRICS_FILE), metrics)
+def score_outputs(cfg, dataset, out_dir, stems, split, total, gt_cache, run_info,
+                  weights_file=None, random_init=False, started=None, predict_start=None,
+                  frames_predicted=0):
+    """Score the frames ``stems`` written under ``out_dir`` (the frame_outputs
+    layout), write ``out_dir/metrics.json`` and return the metrics. ``run_info``:
+    what the predictions were made with (``run.json``). :func:`run_split` calls
+    it; the table scripts too, after writing several directories from one
+    network pass per frame."""
+    now = time.perf_counter()
+    started = now if started is None else started
+    predict_start = now if predict_start is None else predict_start
+    n = len(stems)
+    kind = run_info["dataset"]
+    oracle = run_info["mode"] == "oracle"
+    weights_sha = run_info.get("weights_sha256")
+    scored = split == "val"
+    indices = list(range(n))  # the first n frames of the split: stems[i] is frame i
+    records = [read_frame_record(out_dir, s) for s in stems]
+    evaluate_start = time.perf_counter()
+
+    instance = semantic = panoptic = None
+    null_reasons = {}
+    submission = None
+    if scored and kind == "COCO panoptic":
+        panoptic = _evaluate_coco(dataset, out_dir, stems, indices)
+        null_reasons.update(AP=AP_COCO_REASON, AP50=AP_COCO_REASON, mIoU=MIOU_COCO_REASON)
+    elif scored:
+        instance, semantic, panoptic = _evaluate_cityscapes(dataset, out_dir, stems, gt_cache)
+        null_reasons.update(AP50m=AP_DISTANCE_REASON, AP100m=AP_DISTANCE_REASON)
+    else:
+        from .submission import write_submission
+
+        for key in ("AP", "AP50", "AP50m", "AP100m", "PQ", "mIoU"):
+            null_reasons[key] = NOT_SCORED_TEST
+        submission = write_submission(out_dir, stems, total,
+                                      os.path.join(out_dir, SUBMISSION_DIR))
+    metrics = {
+        "format": 1,
+        "dataset": {"kind": kind, "name": cfg.DATASET.NAME, "root": dataset.root,
+                    "split": dataset.split, "frames": n, "frames_in_split": total},
+        "mode": run_info["mode"],
+        "oracle": ({"pyramid_strides": list(ORACLE_STRIDES),
+                    "cascade_affinity_strides": list(ORACLE_STRIDES),
+                    "cascade_init_stride": int(cfg.TEST.CASCADE_INIT_STRIDE)}
+                   if oracle else None),
+        "weights": ({"path": weights_file, "sha256": weights_sha} if weights_file else None),
+        "random_init": bool(random_init),
+        "backbone": cfg.MODEL.BACKBONE,
+    }
+    metrics.update({k: None for k in ("AP", "AP50", "AP50m", "AP100m", "PQ", "SQ", "RQ",
+                                       "PQ_Th", "SQ_Th", "RQ_Th", "PQ_St", "SQ_St", "RQ_St",
+                                       "mIoU")})
+    metrics.update(_summary(instance, semantic, panoptic))
+    metrics["null_reasons"] = {k: v for k, v in null_reasons.items() if metrics.get(k) is None}
+    metrics["instance"], metrics["panoptic"], metrics["semantic"] = instance, panoptic, semantic
+    metrics["submission"] = submission
+    metrics["config"] = _config_dump(cfg)
+    metrics["timing"] = {
+        "network_ms": _stats_ms([r.get("network_seconds") for r in records]),
+        "gp_ms": _stats_ms([r.get("gp_seconds") for r in records]),
+        "assemble_ms": _stats_ms([r.get("assemble_seconds") for r in records]),
+        "oracle_pyramid_ms": _stats_ms([r.get("oracle_seconds") for r in records]),
+        "frames_predicted_now": frames_predicted, "frames_resumed": n - frames_predicted,
+        "predict_seconds": evaluate_start - predict_start,
+        "evaluate_seconds": time.perf_counter() - evaluate_start,
+        "wall_seconds": time.perf_counter() - started,
+        "note": ("per-frame wall times; the GP of a frame runs while the network runs on "
+                 "the next one, so both are measured under that overlap"),
+    }
+    write_json_atomic(os.path.join(out_dir, METRICS_FILE), metrics)
     return metrics
 
 
