@@ -30,8 +30,8 @@ import numpy as np
 from .network import forward_probabilities
 from .pyramid import Pyramid
 
-__all__ = ["flip_affinity_channels", "level_coordinates", "resample_level",
-           "predict_pyramid", "pass_geometries"]
+__all__ = ["flip_affinity_channels", "level_coordinates", "resample_level", "passes_of",
+           "pass_pyramids", "average_pyramids", "predict_pyramid"]
 
 
 def flip_affinity_channels(affinity, window):
@@ -80,38 +80,29 @@ def resample_level(maps, rows, cols):
     return rows_mixed[:, :, x0] * (1 - wx) + rows_mixed[:, :, x1] * wx
 
 
-def pass_geometries(cfg, height, width, flip, scales):
-    """``(reference geometry, [(geometry, transform, flipped)])`` of every pass."""
-    from ..data.transforms import build_transform
-
-    reference_tf = build_transform(cfg, False, scale=1.0)
-    reference = reference_tf.geometry(height, width)
-    passes = []
-    for scale in scales:
-        for flipped in ((False, True) if flip else (False,)):
-            tf = build_transform(cfg, False, scale=float(scale), flip=flipped)
-            passes.append((tf.geometry(height, width), tf, flipped))
-    return reference, passes
-
-
-def predict_pyramid(net, image, cfg, ctx, flip=None, scales=None):
-    """The pyramid of one uint8 RGB image ``(H, W, 3)``, averaged over the passes.
-
-    ``flip``/``scales`` default to ``TEST.FLIP``/``TEST.SCALES``. Returns
-    ``(pyramid, reference_geometry)``: a :class:`Pyramid` of float32 numpy
-    probabilities ``(C or r*r, h_s, w_s)`` on the scale-1 level grids, and the
-    scale-1 eval geometry (``reference_geometry.restore`` maps full-resolution
-    maps back onto the image).
-    """
+def passes_of(cfg, flip=None, scales=None):
+    """``[(scale, flipped)]`` of ``TEST.SCALES`` x ``TEST.FLIP``, in averaging order."""
     flip = cfg.TEST.FLIP if flip is None else flip
     scales = list(cfg.TEST.SCALES if scales is None else scales)
     if not scales or any(not (s > 0) for s in scales):
         raise ValueError("TEST.SCALES must be positive factors, got %r" % (scales,))
-    reference, passes = pass_geometries(cfg, image.shape[0], image.shape[1], flip, scales)
+    return [(float(s), f) for s in scales for f in ((False, True) if flip else (False,))]
+
+
+def pass_pyramids(net, image, cfg, ctx, passes):
+    """One network pass per ``(scale, flipped)`` of ``passes`` on a uint8 RGB
+    image, each resampled onto the scale-1 level grids (module docstring).
+    Returns ``({pass: Pyramid of float32 numpy probabilities}, reference
+    geometry)``."""
+    from ..data.transforms import build_transform
+
+    reference = build_transform(cfg, False, scale=1.0).geometry(image.shape[0], image.shape[1])
     out_h, out_w = reference.out_size
     window = int(cfg.AFFINITY.WINDOW)
-    total = None
-    for geometry, transform, flipped in passes:
+    out = {}
+    for scale, flipped in passes:
+        transform = build_transform(cfg, False, scale=scale, flip=flipped)
+        geometry = transform.geometry(image.shape[0], image.shape[1])
         x = mx.nd.array(transform.apply_image(image, geometry)[None], ctx=ctx)
         probs = forward_probabilities(net, x).map(lambda m: m[0].asnumpy(),
                                                   lambda m: m[0].asnumpy())
@@ -130,13 +121,31 @@ def predict_pyramid(net, image, cfg, ctx, flip=None, scales=None):
             if probs.affinity:
                 a = warp(probs.affinity[i])
                 aff.append(flip_affinity_channels(a, window) if flipped else a)
-        one = Pyramid(probs.strides, sem, aff)
-        if total is None:
-            total = one
-        else:
-            total = Pyramid(total.strides, [t + o for t, o in zip(total.semantic, one.semantic)],
-                            [t + o for t, o in zip(total.affinity, one.affinity)])
-    n = float(len(passes))
-    if n > 1:
-        total = total.map(lambda m: m / n, lambda m: m / n)
-    return total, reference
+        out[(scale, flipped)] = Pyramid(probs.strides, sem, aff)
+    return out, reference
+
+
+def average_pyramids(pyramids):
+    """The mean of probability pyramids (summed in the given order)."""
+    pyramids = list(pyramids)
+    if len(pyramids) == 1:
+        return pyramids[0]
+    n = float(len(pyramids))
+    first = pyramids[0]
+    sem = [sum(p.semantic[i] for p in pyramids) / n for i in range(len(first.semantic))]
+    aff = [sum(p.affinity[i] for p in pyramids) / n for i in range(len(first.affinity))]
+    return Pyramid(first.strides, sem, aff)
+
+
+def predict_pyramid(net, image, cfg, ctx, flip=None, scales=None):
+    """The pyramid of one uint8 RGB image ``(H, W, 3)``, averaged over the passes.
+
+    ``flip``/``scales`` default to ``TEST.FLIP``/``TEST.SCALES``. Returns
+    ``(pyramid, reference_geometry)``: a :class:`Pyramid` of float32 numpy
+    probabilities ``(C or r*r, h_s, w_s)`` on the scale-1 level grids, and the
+    scale-1 eval geometry (``reference_geometry.restore`` maps full-resolution
+    maps back onto the image).
+    """
+    passes = passes_of(cfg, flip, scales)
+    per_pass, reference = pass_pyramids(net, image, cfg, ctx, passes)
+    return average_pyramids(per_pass[p] for p in passes), reference
