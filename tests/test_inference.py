@@ -295,3 +295,13 @@ def test_oracle_round_trip_on_synthcity_keeps_every_connected_instance(synthcity
                 assert k >= 0 and ((got.instance_map == k) == mask).all(), (i, g, init)
                 checked += 1
     assert checked > 20
+
+
+def test_a_frame_without_instances_assembles_to_an_empty_map():
+    labels = np.full((3, 4), -1)
+    probs = np.zeros((4, 3, 4), np.float32)
+    probs[0] = 1.0
+    geometry = eval_transform(size_divisor=1).geometry(6, 8)
+    frame = assemble_instances(labels, probs, 2, geometry, np.array([7, 8, 26, 27]), [2, 3])
+    assert len(frame) == 0 and (frame.instance_map == -1).all() and frame.instances() == []
+    assert frame.segments == {7: 7} and (frame.panoptic == 7).all()

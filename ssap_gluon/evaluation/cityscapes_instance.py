@@ -197,6 +197,40 @@ def load_gt_instances(gt_list, cache_dir=None):
     return {p: cached[p]["instances"] for p in gt_list}
 
 
+def _evaluate_matches(official, matches, args):
+    """``official.evaluateMatches``, and where it fails, the same per class and
+    overlap.
+
+    cityscapesScripts indexes an empty array (IndexError) when a class has
+    ground truth and predictions but, at some overlap, not a single prediction
+    counts -- none matches and every unmatched one lies in an ignore region.
+    That happens on small subsets or with weak models, never on the server. Its
+    AP there is 0 by the official definition (no true positive: recall 0), so
+    the class is re-scored one overlap at a time with the official function and
+    0 is used where only it fails; every other value stays the official one.
+    """
+    import copy
+
+    try:
+        return official.evaluateMatches(matches, args)
+    except IndexError:
+        pass
+    out = None
+    for li, label in enumerate(args.instLabels):
+        for oi, overlap in enumerate(args.overlaps):
+            one = copy.copy(args)
+            one.instLabels, one.overlaps = [label], np.array([overlap])
+            try:
+                value = official.evaluateMatches(matches, one)[:, 0, 0]
+            except IndexError:
+                value = 0.0
+            if out is None:
+                out = np.zeros((np.size(value) if np.ndim(value) else 1,
+                                len(args.instLabels), len(args.overlaps)))
+            out[:, li, oi] = value
+    return out
+
+
 def evaluate_instances(gt_root, split, pred_dir, min_region_size=100, export_json=None,
                        names=None, gt_cache=None):
     """AP of the predictions in ``pred_dir`` against ``gt_root/gtFine/<split>``.
@@ -233,7 +267,7 @@ def evaluate_instances(gt_root, split, pred_dir, min_region_size=100, export_jso
         # evaluateImgLists, minus its writeDict2JSON(matches, "matches.json") into the cwd
         official.setInstanceLabels(args)
         matches = official.matchGtWithPreds(pred_list, gt_list, gt_instances, args)
-        ap_scores = official.evaluateMatches(matches, args)
+        ap_scores = _evaluate_matches(official, matches, args)
         averages = official.computeAverages(ap_scores, args)
         result = official.prepareJSONDataForResults(averages, ap_scores, args)
     if export_json is not None:

@@ -164,7 +164,9 @@ def assemble_instances(labels, semantic_probs, stride, geometry, label_ids, thin
     keep = areas >= max(int(min_area), 1)
     new_index = np.full(num, -1, np.int64)
     new_index[keep] = np.arange(int(keep.sum()))
-    instance_map = np.where(full >= 0, new_index[np.maximum(full, 0)], -1).astype(np.int32)
+    instance_map = np.full(full.shape, -1, np.int32)
+    inside = full >= 0
+    instance_map[inside] = new_index[full[inside]]
     cls, scores, areas = cls[keep], scores[keep], areas[keep]
     panoptic, segments = _panoptic(instance_map, cls, semantic_full, label_ids, thing_classes)
     return FrameInstances(instance_map=instance_map, classes=cls.astype(np.int64),
