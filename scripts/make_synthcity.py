@@ -2,7 +2,7 @@
 """Generate SynthCity, the embedded default dataset, in the Cityscapes layout.
 
     python scripts/make_synthcity.py --out data/synthcity [--num-train 300 --num-val 60
-        --num-test 0 --seed 0 --height 256 --width 512 --workers N --force]
+        --num-test 30 --seed 0 --height 256 --width 512 --workers N --force]
 
 Re-running with the same arguments on a complete dataset only prints its summary.
 A directory holding a SynthCity made with other arguments is an error unless
@@ -23,7 +23,9 @@ def parse_args(argv=None):
     p.add_argument("--out", required=True, help="dataset root (gets leftImg8bit/ and gtFine/)")
     p.add_argument("--num-train", type=int, default=300)
     p.add_argument("--num-val", type=int, default=60)
-    p.add_argument("--num-test", type=int, default=0)
+    p.add_argument("--num-test", type=int, default=30,
+                   help="frames of the test split (read without labels, like Cityscapes test; "
+                        "Table 10 writes its server archive)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--height", type=int, default=256)
     p.add_argument("--width", type=int, default=512)
