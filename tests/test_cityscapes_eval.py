@@ -105,6 +105,24 @@ def test_confident_false_positive_lowers_car_ap(synthcity_root, frames, tmp_path
     assert result["per_class"]["person"]["AP"] in (1.0, None)
 
 
+def test_a_class_whose_only_prediction_is_ignored_scores_zero_not_a_crash(synthcity_root,
+                                                                          frames, tmp_path):
+    """cityscapesScripts' evaluateMatches indexes an empty array when a class has
+    ground truth and predictions but no prediction counts (here: every car
+    predicted only on void pixels): the wrapper scores that class 0 -- no true
+    positive, recall 0 -- with every other class untouched."""
+    def cars_on_void(s, l, i):
+        void = l == 1  # ego vehicle: an ignoreInEval label, so an ignore region
+        keep = [x for x in gt_instances(i) if x[1] != CAR]
+        return keep + ([(void, CAR, 0.5)] if void.sum() >= 100 else [])
+    assert any((l == 1).sum() >= 100 for _, l, _ in frames)
+    result = evaluate_instances(synthcity_root, "val", write_all(tmp_path / "p", frames,
+                                                                  cars_on_void))
+    assert result["per_class"]["car"]["AP"] == 0.0
+    others = [v["AP"] for k, v in result["per_class"].items() if k != "car" and v["AP"] is not None]
+    assert others and all(ap == 1.0 for ap in others)
+
+
 def test_export_json_is_the_official_result_file(synthcity_root, frames, tmp_path):
     import json
     pred = write_all(tmp_path / "pred", frames, lambda s, l, i: gt_instances(i))
