@@ -292,7 +292,7 @@ def test_an_overlay_applies_on_top_of_a_row_and_is_named_in_errors(tmp_path):
     cfg = load_config(row, ["TRAIN.OUTPUT_DIR", "x"], overlays=[overlay])
     # the row's own keys stay, the overlay swaps data, backbone and schedule
     assert cfg.AFFINITY.THING_WEIGHT == 1.0 and cfg.MODEL.HEAD_KERNEL == 3
-    assert cfg.MODEL.BACKBONE == "resnet18_v1b" and cfg.SOLVER.MAX_ITER == 2500
+    assert cfg.MODEL.BACKBONE == "resnet18_v1b" and cfg.SOLVER.MAX_ITER == 1500
     assert cfg.TRAIN.OUTPUT_DIR == "x"  # --opts still wins
     bad = tmp_path / "bad_overlay.yaml"
     bad.write_text("SOLVER:\n  GAMMA: -0.1\n")
