@@ -71,6 +71,8 @@ SETTINGS = (("one_core_sr", "1 core SR", True, True),
 STAGES = ("graph", "solve", "proposals", "refine")
 #: Fig. 5 settings: one core with SR, at these init strides.
 FIG5_INIT_STRIDES = (4, 16)
+#: --soft-semantics: logit margin of the ground-truth class over N(0, 1) noise.
+SOFT_MARGIN = 6.0
 #: Per-instance area buckets, in input pixels (1024x2048 frame): lower edges.
 AREA_EDGES = (0, 1000, 4000, 16000, 64000, 256000)
 DEFAULT_SYNTHCITY = os.path.join(REPO, "data", "synthcity")
@@ -84,11 +86,14 @@ DEFAULT_CITYSCAPES = os.environ.get(
 class Frame:
     """One frame's noisy oracle pyramid and what Fig. 5 needs of its labels."""
 
-    def __init__(self, name, semantic, instance, num_classes, thing_classes, sigma, rng):
+    def __init__(self, name, semantic, instance, num_classes, thing_classes, sigma, rng,
+                 soft=False):
         self.name = name
         self.shape = semantic.shape
         pyramid = oracle_pyramid(semantic, instance, STRIDES, WINDOW, num_classes, thing_classes)
         self.pyramid = noisy_pyramid(pyramid, sigma, rng)
+        if soft:
+            self.pyramid = self.pyramid.map(lambda p: soft_semantics(p, rng), None)
         self.num_classes = num_classes
         ids, areas = np.unique(instance[instance > 0], return_counts=True)
         self.instance_ids = ids
@@ -119,6 +124,20 @@ class Frame:
         return levels
 
 
+def soft_semantics(onehot, rng, margin=SOFT_MARGIN):
+    """``softmax(margin * one-hot + N(0, 1))`` per pixel (float32): every class
+    gets a probability > 0, as from a network's softmax, and the argmax stays
+    the ground truth's (void pixels, all-zero oracle columns, stay class 0).
+    One-hot oracles make Eq. 6-8 nearly free (D_JS of two one-hot columns
+    costs two logarithms, of softmax columns 2c); this input does not."""
+    z = margin * onehot.astype(np.float64) + rng.normal(0.0, 1.0, onehot.shape)
+    z[0] += margin * (onehot.sum(axis=0) == 0)
+    z -= z.max(axis=0, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=0, keepdims=True)
+    return z.astype(np.float32)
+
+
 def _upscale(array, factor):
     return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1) if factor > 1 else array
 
@@ -131,7 +150,7 @@ def _factor(shape, target):
     return int(fy)
 
 
-def load_frames(root, count, target_shape, sigma, seed, offset):
+def load_frames(root, count, target_shape, sigma, seed, offset, soft=False):
     """``count`` val frames of the dataset at ``root`` (evenly spread over the
     split, in name order), labels upscaled to ``target_shape``. Returns
     ``(frames, factor, source_shape)``."""
@@ -148,7 +167,7 @@ def load_frames(root, count, target_shape, sigma, seed, offset):
         rng = np.random.default_rng([seed, offset, k])
         frames.append(Frame(dataset.name(int(index)), _upscale(semantic, factor),
                             _upscale(instance, factor), dataset.num_classes,
-                            dataset.thing_train_ids, sigma, rng))
+                            dataset.thing_train_ids, sigma, rng, soft))
     return frames, factor, source, list(dataset.thing_train_ids)
 
 
@@ -325,10 +344,10 @@ def _fmt_ms(stats):
 
 
 def print_set(entry):
-    print("\n=== %s: %d frame(s), %dx%d input (labels x%d), graphs of %dx%d at 1/4 ==="
-          % (entry["name"], len(entry["frames"]), entry["input_shape"][0],
-             entry["input_shape"][1], entry["upscale"], entry["graph_shape"][0],
-             entry["graph_shape"][1]))
+    print("\n=== %s: %d frame(s), %dx%d input (labels x%d), graphs of %dx%d at 1/4, %s "
+          "semantics ===" % (entry["name"], len(entry["frames"]), entry["input_shape"][0],
+                             entry["input_shape"][1], entry["upscale"], entry["graph_shape"][0],
+                             entry["graph_shape"][1], entry["semantics"]))
     levels = [str(s) for s in sorted(STRIDES, reverse=True)] + ["refinement"]
     print("GP ms per frame: median over frames of the per-frame median over repeats "
           "(best sample in brackets; CPU: the process's CPU ms, median, the load-robust figure)")
@@ -483,6 +502,10 @@ def parse_args(argv):
                              "smoke 1)")
     parser.add_argument("--sigma", type=float, default=0.2,
                         help="affinity noise: clip(affinity + N(0, sigma), 0, 1)")
+    parser.add_argument("--soft-semantics", action="store_true",
+                        help="softmax-like semantic maps (softmax(%g * one-hot + N(0, 1))) "
+                             "instead of one-hot: what segmentation refinement (Eq. 6-8) costs "
+                             "on a network's output" % SOFT_MARGIN)
     parser.add_argument("--seed", type=int, default=0, help="noise and run-order seed")
     parser.add_argument("--init-strides", default=",".join(map(str, STRIDES)),
                         help="init strides to time (default all levels)")
@@ -519,7 +542,8 @@ def parse_args(argv):
 
 def run_set(name, root, args, offset, cores, loads):
     frames, factor, source, things = load_frames(root, args.frames, args.input_shape,
-                                                 args.sigma, args.seed, offset)
+                                                 args.sigma, args.seed, offset,
+                                                 args.soft_semantics)
     samples, cpu, timings, nodes, found = bench_set(frames, things, args.init_strides,
                                                     args.repeats, cores, args.seed + offset, loads)
     rows, breakdown = summarize_set(frames, args.init_strides, samples, cpu, timings, nodes, found)
@@ -541,6 +565,7 @@ def run_set(name, root, args, offset, cores, loads):
                                            args.seed + offset, args.fig5_instances, loads)
     h, w = args.input_shape
     return {"name": name, "root": os.path.abspath(root), "frames": [f.name for f in frames],
+            "semantics": "soft" if args.soft_semantics else "one-hot",
             "source_shape": list(source), "upscale": factor, "input_shape": [h, w],
             "graph_shape": [-(-h // STRIDES[0]), -(-w // STRIDES[0])],
             "rows": rows, "breakdown_init16": breakdown, "speedup": speedup, "goal": goal,
@@ -580,7 +605,8 @@ def main(argv=None):
         write_json_atomic(args.json, {
             "config": {"input_shape": list(args.input_shape), "strides": list(STRIDES),
                        "window": WINDOW, "init_strides": args.init_strides,
-                       "sigma": args.sigma, "seed": args.seed, "repeats": args.repeats,
+                       "sigma": args.sigma, "soft_semantics": args.soft_semantics,
+                       "seed": args.seed, "repeats": args.repeats,
                        "frames": args.frames, "fig5_instances": args.fig5_instances,
                        "smoke": args.smoke, "solver": "gaec+kl (cascaded_partition default)",
                        "settings": {key: {"one_core": one, "refinement": sr}
