@@ -551,7 +551,8 @@ def run_set(name, root, args, offset, cores, loads):
     speedup = goal = None
     if 4 in by and 16 in by:
         a, b = by[4]["one_core_sr"], by[16]["one_core_sr"]
-        speedup = {"ours": a["median_ms"] / b["median_ms"], "ours_best": a["best_ms"] / b["best_ms"],
+        speedup = {"ours": a["median_ms"] / b["median_ms"],
+                   "ours_best": a["best_ms"] / b["best_ms"],
                    "paper": PAPER_GP_SECONDS[4] / PAPER_GP_SECONDS[16]}
     if GOAL_INIT_STRIDE in by:
         g = by[GOAL_INIT_STRIDE]["one_core_sr"]
