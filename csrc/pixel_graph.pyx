@@ -12,7 +12,7 @@ The checked Python API is :mod:`ssap_gluon.partition.graph` /
 :mod:`ssap_gluon.partition.cascade`; conventions (channel order, lattice
 lifting of coarser levels) are documented there.
 """
-from libc.math cimport exp, log, log1p
+from libc.math cimport exp, log
 from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
@@ -31,13 +31,21 @@ cdef extern from "pixel_graph.hpp" namespace "ssap_pg":
         double cost(int64_t i) nogil
 
 
-cdef inline double _js(const double* p, const double* q, Py_ssize_t c, Py_ssize_t stride) noexcept nogil:
-    """Eq. 7-8: Jensen-Shannon divergence (natural log) of two columns."""
+cdef inline double _js(const double* p, const double* q, Py_ssize_t c) noexcept nogil:
+    """Eq. 7-8: Jensen-Shannon divergence (natural log) of two distributions of
+    ``c`` entries; 0 without a logarithm when they are equal bit for bit."""
     cdef double total = 0.0, a, b, m
     cdef Py_ssize_t k
+    cdef bint equal = True
     for k in range(c):
-        a = p[k * stride]
-        b = q[k * stride]
+        if p[k] != q[k]:
+            equal = False
+            break
+    if equal:
+        return 0.0
+    for k in range(c):
+        a = p[k]
+        b = q[k]
         m = 0.5 * (a + b)
         if a > 0.0:
             total += a * log(a / m)
@@ -47,13 +55,22 @@ cdef inline double _js(const double* p, const double* q, Py_ssize_t c, Py_ssize_
     return total if total > 0.0 else 0.0
 
 
+cdef inline double _total_variation(const double* p, const double* q, Py_ssize_t c) noexcept nogil:
+    cdef double total = 0.0, d
+    cdef Py_ssize_t k
+    for k in range(c):
+        d = p[k] - q[k]
+        total += d if d > 0.0 else -d
+    return 0.5 * total
+
+
 cdef inline double _logit(double alpha, double eps) noexcept nogil:
-    """Eq. 3 with alpha clipped to [eps, 1 - eps]."""
+    """Eq. 3 with alpha clipped to [eps, 1 - eps] (one logarithm)."""
     if alpha < eps:
         alpha = eps
     elif alpha > 1.0 - eps:
         alpha = 1.0 - eps
-    return log(alpha) - log1p(-alpha)
+    return log(alpha / (1.0 - alpha))
 
 
 def _offsets(int window):
@@ -68,7 +85,7 @@ def _offsets(int window):
 
 
 def contracted_graph(cnp.ndarray node, cnp.ndarray group, int height, int width, list levels,
-                     int window, double eps, refine=None):
+                     int window, double eps, refine=None, refine_index=None):
     """The contracted graph of the nodes of one level.
 
     node : int64 (h*w,) node id per pixel, -1 = not a node; ids 0..N-1.
@@ -77,8 +94,9 @@ def contracted_graph(cnp.ndarray node, cnp.ndarray group, int height, int width,
     levels : [(lift, affinity float32 (r*r, h'*w') C-contiguous, h', w')]:
         lift 1 is the level's own window, lift k > 1 a coarser level whose
         pixels are the lattice pixels (k*i, k*j) of this level.
-    refine : None or float64 (c, h*w) C-contiguous thing-class distributions
-        (Eq. 6 is applied to every pair).
+    refine, refine_index : None, or float64 (n, c) C-contiguous thing-class
+        distributions and int64 (h*w,) the row of every pixel (-1: none): Eq. 6
+        is applied to every pair (both pixels must have a row).
 
     Returns ``(edges int64 (S, 2), costs float64 (S,))``: ``a < b`` in every
     row, rows ordered by ``a`` (so the edges of a contiguous range of nodes are
@@ -87,7 +105,8 @@ def contracted_graph(cnp.ndarray node, cnp.ndarray group, int height, int width,
     cdef int64_t num_nodes = int(node.max()) + 1 if node.size else 0
     cdef EdgeAccumulator* acc = new EdgeAccumulator(max(num_nodes, 1), max(num_nodes, 16))
     try:
-        _accumulate(acc, node, group, height, width, levels, _offsets(window), eps, refine)
+        _accumulate(acc, node, group, height, width, levels, _offsets(window), eps, refine,
+                    refine_index)
         return _ordered_by_low(acc, num_nodes)
     finally:
         del acc
@@ -95,17 +114,18 @@ def contracted_graph(cnp.ndarray node, cnp.ndarray group, int height, int width,
 
 cdef _accumulate(EdgeAccumulator* acc, const int64_t[::1] nd, const int32_t[::1] gr,
                  int height, int width, list levels, const int64_t[:, ::1] of, double eps,
-                 refine):
+                 refine, refine_index):
     """Adds the cost of every window pair between two nodes to ``acc`` (see
     :func:`contracted_graph`)."""
     cdef Py_ssize_t n_off = of.shape[0]
-    cdef Py_ssize_t n_pix = <Py_ssize_t>height * width
     cdef const double[:, ::1] dist
+    cdef const int64_t[::1] row
     cdef bint use_refine = refine is not None
     cdef Py_ssize_t c = 0
     if use_refine:
         dist = refine
-        c = dist.shape[0]
+        row = refine_index
+        c = dist.shape[1]
     cdef Py_ssize_t p, q, t, cu, cv
     cdef int64_t a, b
     cdef int cy, cx, ny, nx, fy, fx, lift, ch, cw
@@ -139,7 +159,7 @@ cdef _accumulate(EdgeAccumulator* acc, const int64_t[::1] nd, const int32_t[::1]
                         cv = <Py_ssize_t>ny * cw + nx
                         alpha = 0.5 * (<double>aff[of[t, 2], cu] + <double>aff[of[t, 3], cv])  # Eq. 2
                         if use_refine:
-                            alpha *= exp(-_js(&dist[0, p], &dist[0, q], c, n_pix))          # Eq. 6
+                            alpha *= exp(-_js(&dist[row[p], 0], &dist[row[q], 0], c))      # Eq. 6
                         cost = _logit(alpha, eps)                                               # Eq. 3
                         acc.add(a, b, cost)
 
@@ -171,13 +191,26 @@ cdef _ordered_by_low(EdgeAccumulator* acc, int64_t num_nodes):
 
 
 def release_disagreeing(cnp.ndarray seeds, int height, int width, cnp.ndarray affinity,
-                        int window, refine=None):
+                        int window, refine=None, refine_index=None, top=None,
+                        uncertainty=None):
     """Proposal pixels the level's own affinities disagree with: every pixel
     that forms a window pair of (refined) affinity < 1/2 with a pixel of the
     same seed label. Returns a bool (h*w,) mask of them.
 
     seeds : int32 (h*w,) proposal label per pixel, -1 = none.
     affinity : float32 (r*r, h*w) C-contiguous, the level's own.
+    refine, refine_index : as in :func:`contracted_graph` (Eq. 6), with
+    top : int32 (n,) the argmax class of every distribution row and
+    uncertainty : float64 (n,) 1 - its maximum.
+
+    With refinement, most pairs are decided without a logarithm, by exact
+    bounds (every decision equals the one from Eq. 6-8 computed in full):
+    ``exp(-D_JS) <= 1``, so alpha < 1/2 releases; ``D_JS <= ln 2 * TV`` (Lin
+    1991; TV = half the L1 distance) and ``2^TV <= 1 + TV`` give
+    ``alpha' >= alpha / (1 + TV)``, so ``2 alpha > 1 + TV`` keeps; and for two
+    distributions with the same argmax k, ``TV <= (1 - p_k) + (1 - q_k)``
+    (through the one-hot of k), so ``2 alpha > 1 + u_p + u_q`` keeps with two
+    loads. Margins of 1e-12 stay far above rounding.
     """
     cdef const int32_t[::1] sd = seeds
     cdef const float[:, ::1] aff = affinity
@@ -188,15 +221,22 @@ def release_disagreeing(cnp.ndarray seeds, int height, int width, cnp.ndarray af
     released_arr = np.zeros(n_pix, dtype=np.uint8)
     cdef unsigned char[::1] rel = released_arr
     cdef const double[:, ::1] dist
+    cdef const int64_t[::1] row
+    cdef const int32_t[::1] tp
+    cdef const double[::1] unc
     cdef bint use_refine = refine is not None
     cdef Py_ssize_t c = 0
     if use_refine:
         dist = refine
-        c = dist.shape[0]
-    cdef Py_ssize_t p, q, t
+        row = refine_index
+        tp = top
+        unc = uncertainty
+        c = dist.shape[1]
+    cdef Py_ssize_t p, q, t, rp, rq
     cdef int y, x, ny, nx
     cdef int32_t s
     cdef double alpha
+    cdef bint release
     with nogil:
         for p in range(n_pix):
             s = sd[p]
@@ -213,9 +253,18 @@ def release_disagreeing(cnp.ndarray seeds, int height, int width, cnp.ndarray af
                 if sd[q] != s:
                     continue
                 alpha = 0.5 * (<double>aff[of[t, 2], p] + <double>aff[of[t, 3], q])
-                if use_refine:
-                    alpha *= exp(-_js(&dist[0, p], &dist[0, q], c, n_pix))
-                if alpha < 0.5:
+                release = alpha < 0.5
+                if use_refine and not release:
+                    rp = row[p]
+                    rq = row[q]
+                    if tp[rp] == tp[rq] and 1.0 + unc[rp] + unc[rq] + 1e-12 < 2.0 * alpha:
+                        release = False
+                    elif 1.0 + _total_variation(&dist[rp, 0], &dist[rq, 0], c) + 1e-12 \
+                            < 2.0 * alpha:
+                        release = False
+                    else:
+                        release = alpha * exp(-_js(&dist[rp, 0], &dist[rq, 0], c)) < 0.5
+                if release:
                     rel[p] = 1
                     rel[q] = 1
     return released_arr.view(bool)

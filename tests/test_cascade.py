@@ -14,8 +14,8 @@ from ssap_gluon.partition.cascade import (_node_map, check_proposals, contracted
                                           erode_labels, split_connected, upsample_proposals)
 from ssap_gluon.partition.graph import (affinity_logits, edge_costs, forward_offsets,
                                         grid_edges, pair_channels)
-from ssap_gluon.partition.refinement import (js_divergence, refinement_factor,
-                                             thing_distributions)
+from ssap_gluon.partition.refinement import (PixelDistributions, js_divergence,
+                                             refinement_factor, thing_distributions)
 from ssap_gluon.targets import affinity_pyramid_targets, window_offsets
 
 STRIDES = [4, 8, 16, 32, 64]
@@ -92,7 +92,8 @@ def brute_force_graph(node, group, shape, levels, window, eps, refine=None):
                     alpha = (float(aff[channel[(dy, dx)], cy, cx])
                              + float(aff[channel[(-dy, -dx)], ny, nx])) / 2
                     if refine is not None:
-                        alpha *= math.exp(-jensenshannon(refine[:, p], refine[:, q]) ** 2)
+                        alpha *= math.exp(-jensenshannon(refine.rows[refine.index[p]],
+                                                         refine.rows[refine.index[q]]) ** 2)
                     alpha = min(max(alpha, eps), 1 - eps)
                     key = (min(a, b), max(a, b))
                     acc[key] = acc.get(key, 0.0) + math.log(alpha / (1 - alpha))
@@ -111,7 +112,8 @@ def test_contracted_graph_equals_plain_loops(window, refine):
     levels = [(1, rng.random((window * window, h, w)).astype(np.float32)),
               (2, rng.random((window * window, 7, 9)).astype(np.float32)),
               (4, rng.random((window * window, 4, 5)).astype(np.float32))]
-    dist = rng.dirichlet(np.ones(4), h * w).T.copy() if refine else None
+    probs = rng.dirichlet(np.ones(6), (h, w)).transpose(2, 0, 1)
+    dist = PixelDistributions.of(probs, [1, 2, 4, 5], group >= 0) if refine else None
     edges, costs = contracted_graph(node, group.ravel(), (h, w), levels, window, 1e-3, dist)
     want = brute_force_graph(node, group.ravel(), (h, w), levels, window, 1e-3, dist)
     got = {(int(a), int(b)): c for (a, b), c in zip(edges, costs)}
@@ -179,6 +181,53 @@ def test_split_connected_against_scipy():
         for k in range(1, n + 1):
             assert np.unique(got[comp == k]).size == 1
     assert np.unique(got[got >= 0]).size == count
+
+
+def test_the_bounds_that_skip_the_divergence_hold():
+    """D_JS <= ln 2 * TV (Lin 1991) and, with a common argmax k,
+    TV <= (1 - p_k) + (1 - q_k): the shortcuts of the proposal check."""
+    rng = np.random.default_rng(7)
+    for c in (2, 3, 8):
+        for concentration in (0.1, 1.0, 10.0):
+            p = rng.dirichlet(np.full(c, concentration), 20000)
+            q = rng.dirichlet(np.full(c, concentration), 20000)
+            tv = 0.5 * np.abs(p - q).sum(axis=1)
+            assert (js_divergence(p, q) <= math.log(2) * tv + 1e-12).all()
+            same = p.argmax(1) == q.argmax(1)
+            k = p.argmax(1)
+            bound = (1 - p[np.arange(len(p)), k]) + (1 - q[np.arange(len(q)), k])
+            assert (tv[same] <= bound[same] + 1e-12).all()
+
+
+def test_refined_proposal_check_decides_as_eq6_in_full():
+    """The compiled check's shortcuts never change a decision: against plain
+    Eq. 6-8 on every pair, with distributions from confident to flat."""
+    rng = np.random.default_rng(8)
+    h, w, window = 24, 30, 5
+    channel = {o: j for j, o in enumerate(window_offsets(window))}
+    for trial, concentration in enumerate((0.05, 0.5, 5.0)):
+        probs = rng.dirichlet(np.full(5, concentration), (h, w)).transpose(2, 0, 1)
+        seeds = rng.integers(-1, 3, (h, w)).astype(np.int32)
+        aff = rng.uniform(0.3, 1.0, (window * window, h, w)).astype(np.float32)
+        dist = PixelDistributions.of(probs, [0, 1, 2, 3], seeds >= 0)
+        got = check_proposals(seeds, aff, window, refine=dist)
+        released = np.zeros((h, w), bool)
+        for y in range(h):
+            for x in range(w):
+                if seeds[y, x] < 0:
+                    continue
+                for dy, dx in forward_offsets(window):
+                    ny, nx = y + dy, x + dx
+                    if not (ny < h and 0 <= nx < w) or seeds[ny, nx] != seeds[y, x]:
+                        continue
+                    alpha = (float(aff[channel[(dy, dx)], y, x])
+                             + float(aff[channel[(-dy, -dx)], ny, nx])) / 2
+                    p = dist.rows[dist.index[y * w + x]]
+                    q = dist.rows[dist.index[ny * w + nx]]
+                    if alpha * math.exp(-js_divergence(p[None], q[None])[0]) < 0.5:
+                        released[y, x] = released[ny, nx] = True
+        np.testing.assert_array_equal(got < 0, released | (seeds < 0), err_msg=str(trial))
+        assert released.any() and (~released & (seeds >= 0)).any()
 
 
 def test_check_proposals_releases_a_swallowed_thin_object():
@@ -350,3 +399,15 @@ def test_full_pixel_graph_matches_grid_edges():
                                 [(1, np.full((25, h, w), 0.7, np.float32))], window, 1e-3)
     want = {tuple(sorted(e)) for e in grid_edges(h, w, window).tolist()}
     assert {tuple(e) for e in edges.tolist()} == want
+
+
+@pytest.mark.parametrize("init", [4, 16])
+def test_refinement_seeded_by_the_coarser_proposals(init):
+    """REFINEMENT_SEED coarser_proposals: the finest level is the refinement step
+    (no per-class partition there); exact pyramids still give the instances."""
+    sem, inst = scene()
+    sems, affs = pyramid(sem, inst)
+    result = cascaded_partition(sems, affs, STRIDES, 5, THINGS, init_stride=init,
+                                refinement_seed="coarser_proposals")
+    assert_same_instances(result.labels, inst[::4, ::4])
+    assert "refinement" in result.num_nodes and 4 not in result.num_nodes

@@ -283,7 +283,7 @@ def test_ranges_table_in_docs_is_current():
     doc = open(os.path.join(REPO, "docs", "TRAINING.md"), encoding="utf-8").read()
     assert ranges_markdown() in doc, (
         "docs/TRAINING.md: the table of valid ranges is out of date; regenerate it with "
-        "python -c 'from ssap_gluon.config import ranges_markdown; print(ranges_markdown())'")
+        "python scripts/update_docs.py")
 
 
 def test_an_overlay_applies_on_top_of_a_row_and_is_named_in_errors(tmp_path):

@@ -205,9 +205,11 @@ _C.TEST.MULTICUT_KL_UNIMPROVED_SLACK = 1000
 _C.TEST.AFFINITY_EPS = 0.001
 # Segmentation refinement (Eq. 6-8, OPEN 18).
 _C.TEST.SEGMENTATION_REFINEMENT = True
-# How the per-class cascade seeds the refinement graph: "proposals" (its
-# segments' inner regions become supernodes) or "warm_start" (all thing pixels
-# as nodes, solved from the per-class labels) -- docs/INFERENCE.md.
+# How the refinement graph is seeded (docs/INFERENCE.md): "coarser_proposals"
+# (the refinement is the finest level's step: the previous level's proposals
+# are its supernodes), "proposals" (a per-class partition of the finest level
+# first; its segments' inner regions are the supernodes) or "warm_start" (all
+# thing pixels as nodes, solved from that per-class partition).
 _C.TEST.REFINEMENT_SEED = "proposals"
 # Thing classes partitioned at once (threads; the solver releases the GIL).
 # 0: one per CPU core.
@@ -250,7 +252,7 @@ CHOICES = {
                       "dist_async"),
     "TEST.MULTICUT_SOLVER": tuple(_MULTICUT_SOLVERS),
     "TEST.SCORE": ("semantic", "semantic_x_affinity"),
-    "TEST.REFINEMENT_SEED": ("proposals", "warm_start"),
+    "TEST.REFINEMENT_SEED": ("coarser_proposals", "proposals", "warm_start"),
     "TEST.MASK_UPSAMPLING": ("nearest", "semantic"),
 }
 

@@ -43,17 +43,19 @@ from typing import Dict
 import numpy as np
 
 from .multicut import multicut
-from .refinement import thing_distributions
+from .refinement import PixelDistributions
 
 __all__ = ["cascaded_partition", "CascadeResult", "erode_labels", "upsample_proposals",
-           "check_proposals", "split_connected", "contracted_graph", "REFINEMENT_SEEDS",
-           "check_pyramid"]
+           "check_proposals", "split_connected", "contracted_graph", "thing_groups",
+           "REFINEMENT_SEEDS", "check_pyramid"]
 
-#: How the per-class result seeds segmentation refinement: "proposals" = its
-#: segments' inner regions (eroded like any proposal) become supernodes of the
-#: all-thing graph; "warm_start" = the all-thing pixel graph is solved from the
+#: How segmentation refinement is seeded: "coarser_proposals" = refinement *is*
+#: the finest level's step -- the previous level's proposals become supernodes of
+#: the all-thing graph and no per-class partition is made at the finest level;
+#: "proposals" = the per-class partition of the finest level, eroded, gives the
+#: supernodes; "warm_start" = the all-thing pixel graph is solved from the
 #: per-class labels as the initial partition.
-REFINEMENT_SEEDS = ("proposals", "warm_start")
+REFINEMENT_SEEDS = ("coarser_proposals", "proposals", "warm_start")
 
 _kernels = None
 
@@ -165,15 +167,17 @@ def check_proposals(seeds, affinity, window, refine=None):
     one's proposal then covers it at the finer level, and a supernode cannot be
     cut. The paper's proposals as they are: ``TEST.PROPOSAL_CHECK False``.
 
-    ``affinity``: the level's own (r*r, h, w); ``refine``: (c, h*w) Eq. 6
-    distributions (the refinement graph), or None.
+    ``affinity``: the level's own (r*r, h, w); ``refine``: the
+    :class:`~ssap_gluon.partition.refinement.PixelDistributions` of the seed
+    pixels for Eq. 6 (the refinement graph), or None.
     """
     seeds = np.ascontiguousarray(seeds, dtype=np.int32)
     h, w = seeds.shape
     if not (seeds >= 0).any():
         return seeds
     flat_aff = np.ascontiguousarray(affinity, dtype=np.float32).reshape(affinity.shape[0], -1)
-    released = _ext().release_disagreeing(seeds.ravel(), h, w, flat_aff, int(window), refine)
+    extra = () if refine is None else (refine.rows, refine.index, refine.top, refine.uncertainty)
+    released = _ext().release_disagreeing(seeds.ravel(), h, w, flat_aff, int(window), *extra)
     out = seeds.ravel().copy()
     out[released] = -1
     return out.reshape(h, w)
@@ -283,17 +287,31 @@ def contracted_graph(node, group, shape, levels, window, eps, refine=None):
     ``node``: (h*w,) node id per pixel (-1 none); ``group``: (h*w,) pairs only
     join pixels of equal group; ``levels``: ``[(lift, affinity (r*r, h', w'))]``
     (lift 1: the level's own window; lift k: a coarser level on the lattice);
-    ``refine``: (c, h*w) Eq. 6 distributions or None. Costs: Eq. 2, (6), 3,
-    summed over the pixel pairs between two nodes.
+    ``refine``: the :class:`~ssap_gluon.partition.refinement.PixelDistributions`
+    of every node pixel for Eq. 6, or None. Costs: Eq. 2, (6), 3, summed over the
+    pixel pairs between two nodes.
     """
     h, w = shape
     lv = [(int(lift), np.ascontiguousarray(a, np.float32).reshape(a.shape[0], -1),
            int(a.shape[1]), int(a.shape[2])) for lift, a in levels]
-    if refine is not None:
-        refine = np.ascontiguousarray(refine, np.float64)
+    extra = () if refine is None else (refine.rows, refine.index)
     return _ext().contracted_graph(np.ascontiguousarray(node, np.int64).ravel(),
                                    np.ascontiguousarray(group, np.int32).ravel(), int(h), int(w),
-                                   lv, int(window), float(eps), refine)
+                                   lv, int(window), float(eps), *extra)
+
+
+def thing_groups(probs, is_thing):
+    """The semantic argmax of every pixel if it is a thing class, else -1, as
+    int32 (h, w). A running maximum over the class planes (ties keep the lower
+    class, as ``argmax``), a few times faster than ``argmax(axis=0)`` on the
+    (C, h, w) layout."""
+    best = probs[0].copy()
+    index = np.zeros(best.shape, np.int32)
+    for c in range(1, probs.shape[0]):
+        greater = probs[c] > best
+        np.copyto(best, probs[c], where=greater)
+        index[greater] = c
+    return np.where(is_thing[index], index, -1).astype(np.int32)
 
 
 def _labels_of_pixels(node, labels, shape):
@@ -433,13 +451,16 @@ def cascaded_partition(semantic_probs, affinities, strides, window, thing_classe
     result = CascadeResult(labels=None)
     finest = strides[0]
     pool = ThreadPoolExecutor(max_workers=int(num_threads)) if num_threads > 1 else None
+    # "coarser_proposals": with refinement, the finest level is the refinement
+    # step itself -- its graph (all thing classes) is seeded by the previous
+    # level's proposals, and no per-class partition is made there
+    refine_at_finest = refinement and refinement_seed == "coarser_proposals"
     try:
         seeds, seed_class, prev = None, None, None
         for s in visited:
             start = time.perf_counter()
-            cls = np.argmax(sems[strides.index(s)], axis=0).astype(np.int32)
-            group = np.where(is_thing[cls], cls, -1).astype(np.int32)
-            shape = cls.shape
+            group = thing_groups(sems[strides.index(s)], is_thing)
+            shape = group.shape
             levels = [(1, affs[strides.index(s)])]
             if long_range_edges:
                 levels += [(t // s, affs[strides.index(t)]) for t in used if t > s]
@@ -447,12 +468,19 @@ def cascaded_partition(semantic_probs, affinities, strides, window, thing_classe
                 # a proposal only holds pixels of its own class at this level
                 seeds = upsample_proposals(seeds, shape, prev // s)
                 inside = seeds >= 0
-                seeds[inside] = np.where(seed_class[seeds[inside]] == cls[inside],
+                seeds[inside] = np.where(seed_class[seeds[inside]] == group[inside],
                                          seeds[inside], -1)
-                if proposal_check:
+                if proposal_check and not (refine_at_finest and s == finest):
                     seeds = check_proposals(seeds, levels[0][1], window)
-            node, node_group = _node_map(group, seeds)
             watch.add("proposals", start)
+            if refine_at_finest and s == finest:
+                fine_seeds = seeds if seeds is not None else np.full(shape, -1, np.int32)
+                result.proposals[s] = fine_seeds
+                seg = _refine(sems[0], thing_classes, group >= 0, fine_seeds, None, levels,
+                              window, eps, options, "proposals", proposal_check, watch, result)
+                result.segments[s] = seg
+                break
+            node, node_group = _node_map(group, seeds)
             start = time.perf_counter()
             edges, costs = contracted_graph(node, group, shape, levels, window, eps)
             watch.add("graph", start)
@@ -461,7 +489,7 @@ def cascaded_partition(semantic_probs, affinities, strides, window, thing_classe
             start = time.perf_counter()
             # the class of every segment (a segment never mixes classes here)
             seed_class = np.zeros(int(seg.max()) + 1 if seg.size else 0, np.int32)
-            seed_class[seg[seg >= 0]] = cls[seg >= 0]
+            seed_class[seg[seg >= 0]] = group[seg >= 0]
             last = s == visited[-1]
             erode = erosion if not last or (refinement and refinement_seed == "proposals") else 0
             seeds = erode_labels(seg, erode)
@@ -471,10 +499,10 @@ def cascaded_partition(semantic_probs, affinities, strides, window, thing_classe
             result.num_nodes[s] = int(node_group.size)
             prev = s
         labels = result.segments[finest]
-        if refinement:
-            labels = _refine(sems[0], thing_classes, result.segments[finest],
-                             result.proposals[finest], levels, window, eps, options,
-                             refinement_seed, proposal_check, watch, result)
+        if refinement and not refine_at_finest:
+            labels = _refine(sems[0], thing_classes, labels >= 0, result.proposals[finest],
+                             labels, levels, window, eps, options, refinement_seed,
+                             proposal_check, watch, result)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -483,29 +511,29 @@ def cascaded_partition(semantic_probs, affinities, strides, window, thing_classe
     return result
 
 
-def _refine(sem, thing_classes, per_class, proposals, levels, window, eps, options, seed,
+def _refine(sem, thing_classes, fg, proposals, per_class, levels, window, eps, options, seed,
             proposal_check, watch, result):
-    """Segmentation refinement: all thing pixels of the finest level in one graph
-    with Eq. 6-8 refined affinities."""
+    """Segmentation refinement: all thing pixels ``fg`` of the finest level in
+    one graph with Eq. 6-8 refined affinities, seeded by ``proposals``
+    (supernodes) or, for ``seed == "warm_start"``, solved from the per-class
+    labels ``per_class``."""
     start = time.perf_counter()
-    shape = per_class.shape
-    fg = per_class >= 0  # every thing pixel of the finest level is in a per-class segment
+    shape = fg.shape
     group = np.where(fg, 0, -1).astype(np.int32)
-    dist = thing_distributions(sem, thing_classes).reshape(len(thing_classes), -1)
+    dist = PixelDistributions.of(sem, thing_classes, fg)
     watch.add("refine", start)
     start = time.perf_counter()
-    if seed == "proposals":
-        seeds = proposals
-        if proposal_check:
-            seeds = check_proposals(seeds, levels[0][1], window, refine=dist)
-        initial = None
-    else:
-        seeds = None
-    node, node_group = _node_map(group, seeds)
+    initial = seeds = None
     if seed == "warm_start":
+        node, node_group = _node_map(group, None)
         # one node per pixel: the node's initial label is its pixel's segment
         initial = np.empty(node_group.size, np.int64)
         initial[node[fg.ravel()]] = per_class.ravel()[fg.ravel()]
+    else:
+        seeds = proposals
+        if proposal_check:
+            seeds = check_proposals(seeds, levels[0][1], window, refine=dist)
+        node, node_group = _node_map(group, seeds)
     watch.add("proposals", start)
     start = time.perf_counter()
     edges, costs = contracted_graph(node, group, shape, levels, window, eps, refine=dist)

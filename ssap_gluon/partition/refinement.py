@@ -13,9 +13,11 @@ affinity is refined by how much the two pixels' class distributions differ:
 (the softmax probabilities of those classes, renormalised to sum to 1).
 D_JS lies in [0, log 2], so the factor lies in [1/2, 1].
 """
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["thing_distributions", "js_divergence", "refinement_factor"]
+__all__ = ["thing_distributions", "js_divergence", "refinement_factor", "PixelDistributions"]
 
 
 def thing_distributions(probs, thing_classes):
@@ -53,3 +55,33 @@ def js_divergence(p, q):
 def refinement_factor(p, q):
     """Eq. 6's factor ``exp(-D_JS(p || q))`` per row, in [1/2, 1]."""
     return np.exp(-js_divergence(p, q))
+
+
+@dataclass
+class PixelDistributions:
+    """The thing-class distributions of some pixels of a level, as the compiled
+    graph builder reads them (``csrc/pixel_graph.pyx``).
+
+    rows : float64 (n, c) C-contiguous, one distribution per pixel;
+    index : int64 (h*w,) the row of every pixel of the level, -1 without one;
+    top : int32 (n,) argmax of every row; uncertainty : float64 (n,) 1 - its max.
+    """
+
+    rows: np.ndarray
+    index: np.ndarray
+    top: np.ndarray
+    uncertainty: np.ndarray
+
+    @classmethod
+    def of(cls, probs, thing_classes, mask):
+        """Distributions of the pixels of ``mask`` (h, w) from ``(C, h, w)``
+        probabilities (only those pixels are computed)."""
+        probs = np.asarray(probs)
+        pixels = np.flatnonzero(np.asarray(mask).ravel())
+        flat = probs.reshape(probs.shape[0], -1)
+        rows = np.ascontiguousarray(thing_distributions(flat[:, pixels], thing_classes).T)
+        index = np.full(flat.shape[1], -1, np.int64)
+        index[pixels] = np.arange(pixels.size)
+        top = rows.argmax(axis=1).astype(np.int32) if rows.size else np.zeros(0, np.int32)
+        uncertainty = 1.0 - (rows.max(axis=1) if rows.size else np.zeros(0))
+        return cls(rows, index, top, np.ascontiguousarray(uncertainty, np.float64))
