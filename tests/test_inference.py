@@ -305,3 +305,18 @@ def test_a_frame_without_instances_assembles_to_an_empty_map():
     frame = assemble_instances(labels, probs, 2, geometry, np.array([7, 8, 26, 27]), [2, 3])
     assert len(frame) == 0 and (frame.instance_map == -1).all() and frame.instances() == []
     assert frame.segments == {7: 7} and (frame.panoptic == 7).all()
+
+
+def test_validation_and_inference_make_the_same_semantic_map():
+    """training/validate.py's predict_semantic and the instance pipeline's
+    semantic output are one map, so both report the same mIoU."""
+    from ssap_gluon.inference.instances import semantic_at_full_resolution
+    from ssap_gluon.inference.network import forward_probabilities, predict_semantic
+
+    net = _tiny_net()
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(3, 128, 192)).astype(np.float32)
+    direct = predict_semantic(net, image, mx.cpu())
+    probs = forward_probabilities(net, mx.nd.array(image[None])).semantic_at(4)[0].asnumpy()
+    geometry = eval_transform(size_divisor=64).geometry(128, 192)
+    np.testing.assert_array_equal(semantic_at_full_resolution(probs, 4, geometry), direct)

@@ -48,14 +48,14 @@ def upsample_level(maps, stride, out_size):
 
 def predict_semantic(net, image, ctx):
     """Class-index map ``(H, W)`` int64 of one normalised image ``(3, H, W)``
-    (numpy) from the finest semantic level: its logits upsampled to the input
-    size (:func:`upsample_level`), argmax."""
+    (numpy) from the finest semantic level: its class probabilities upsampled
+    to the input size (:func:`upsample_level`), argmax -- the same map the
+    instance pipeline's semantic output is (``instances.semantic_at_full_resolution``),
+    so validation and ``scripts/test.py`` report the same mIoU."""
     x = mx.nd.array(image[None], ctx=ctx)
-    with autograd.predict_mode():
-        outputs = net(x)
-    pyramid = net.split_outputs(outputs)
+    pyramid = forward_probabilities(net, x)
     if not pyramid.has_semantic:
         raise ValueError("the network has no semantic head (MODEL.TASKS affinity)")
-    logits = pyramid.semantic_at(pyramid.finest).astype("float32")
-    up = upsample_level(logits, pyramid.finest, image.shape[1:])
+    probs = pyramid.semantic_at(pyramid.finest).astype("float32")
+    up = upsample_level(probs, pyramid.finest, image.shape[1:])
     return up.argmax(axis=1)[0].asnumpy().astype(np.int64)
