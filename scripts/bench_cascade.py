@@ -189,6 +189,10 @@ class Cores:
         return 1 if one_core else len(self.all)
 
 
+#: TEST.REFINEMENT_SEED of every run (--refinement-seed)
+REFINEMENT_SEED = ["proposals"]
+
+
 def run_cascade(cores, semantic, affinity, thing_classes, init_stride, one_core, refinement):
     """One timed cascade: ``(wall seconds, CPU seconds, CascadeResult)``. The
     process's CPU time (all threads) is what the run cost whatever else the
@@ -198,7 +202,7 @@ def run_cascade(cores, semantic, affinity, thing_classes, init_stride, one_core,
     cpu, start = time.process_time(), time.perf_counter()
     result = cascaded_partition(semantic, affinity, STRIDES, WINDOW, thing_classes,
                                 init_stride=init_stride, refinement=refinement,
-                                num_threads=threads)
+                                num_threads=threads, refinement_seed=REFINEMENT_SEED[0])
     return time.perf_counter() - start, time.process_time() - cpu, result
 
 
@@ -518,6 +522,9 @@ def parse_args(argv):
                         help="the real Cityscapes sample (skipped with a note when absent)")
     parser.add_argument("--cpu", type=int, default=None,
                         help="CPU the one-core runs are pinned to (default the last allowed)")
+    parser.add_argument("--refinement-seed", default="proposals",
+                        choices=("coarser_proposals", "proposals", "warm_start"),
+                        help="TEST.REFINEMENT_SEED of every run with SR (default proposals)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny run for the test suite: 256x512 input, 1 frame, 1 repeat")
     args = parser.parse_args(argv)
@@ -575,6 +582,7 @@ def run_set(name, root, args, offset, cores, loads):
 
 def main(argv=None):
     args = parse_args(argv)
+    REFINEMENT_SEED[0] = args.refinement_seed
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # progress shows in a redirected log
     cores = Cores(args.cpu)
