@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from scipy import ndimage
 from scipy.spatial.distance import jensenshannon
 
 from ssap_gluon.partition import cascaded_partition, multicut_energy
 from ssap_gluon.partition.cascade import (_node_map, check_proposals, contracted_graph,
-                                          erode_labels, split_connected, upsample_proposals)
+                                          erode_labels, upsample_proposals)
 from ssap_gluon.partition.graph import (affinity_logits, edge_costs, forward_offsets,
                                         grid_edges, pair_channels)
 from ssap_gluon.partition.refinement import (PixelDistributions, js_divergence,
@@ -167,20 +166,6 @@ def test_upsample_proposals_is_symmetric_and_conservative():
     # factor 4: fine 4i+1 is nearest to i, 4i+2 a tie, 4i+3 nearest to i+1
     fine4 = upsample_proposals(np.array([[5, 7]]), (1, 8), 4)
     np.testing.assert_array_equal(fine4, [[5, 5, -1, 7, 7, 7, 7, 7]])
-
-
-def test_split_connected_against_scipy():
-    rng = np.random.default_rng(1)
-    labels = rng.integers(-1, 3, (30, 40)).astype(np.int32)
-    got = split_connected(labels)
-    assert ((got >= 0) == (labels >= 0)).all()
-    count = 0
-    for value in (0, 1, 2):
-        comp, n = ndimage.label(labels == value)  # 4-connectivity
-        count += n
-        for k in range(1, n + 1):
-            assert np.unique(got[comp == k]).size == 1
-    assert np.unique(got[got >= 0]).size == count
 
 
 def test_the_bounds_that_skip_the_divergence_hold():

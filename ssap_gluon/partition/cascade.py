@@ -46,7 +46,7 @@ from .multicut import multicut
 from .refinement import PixelDistributions
 
 __all__ = ["cascaded_partition", "CascadeResult", "erode_labels", "upsample_proposals",
-           "check_proposals", "split_connected", "contracted_graph", "thing_groups",
+           "check_proposals", "contracted_graph", "thing_groups",
            "REFINEMENT_SEEDS", "check_pyramid"]
 
 #: How segmentation refinement is seeded: "coarser_proposals" = refinement *is*
@@ -147,22 +147,13 @@ def upsample_proposals(labels, shape, factor):
     return out.astype(np.int32)
 
 
-def split_connected(labels):
-    """Relabel ``labels`` (``-1`` = none) so every label is one 4-connected
-    region (a label found in two separate places becomes two labels); new
-    labels ``0..K-1`` in order of first pixel."""
-    labels = np.ascontiguousarray(labels, dtype=np.int32)
-    h, w = labels.shape
-    return _ext().split_connected(labels.ravel(), h, w).reshape(h, w)
-
-
 def check_proposals(seeds, affinity, window, refine=None):
     """Keep of each proposal only what the level's own affinities agree with.
 
     A pixel that forms a window pair of (refined) affinity below 1/2 -- a
     negative Eq. 3 cost -- with a pixel of its own proposal is released (it
-    becomes a node of its own), then every proposal is split into its
-    4-connected parts. Why: a thin object next to a larger one of the same
+    becomes a node of its own); a proposal may stay in several separate parts
+    (an occluded object's). Why: a thin object next to a larger one of the same
     class can fall between the lattice pixels of a coarse level; the larger
     one's proposal then covers it at the finer level, and a supernode cannot be
     cut. The paper's proposals as they are: ``TEST.PROPOSAL_CHECK False``.
@@ -413,10 +404,11 @@ def cascaded_partition(semantic_probs, affinities, strides, window, thing_classe
     long_range_edges : add the window pairs of every used level coarser than a
         graph's level to that graph (module docstring).
     erosion : pixels a segment is eroded by before it becomes a proposal.
-    proposal_check : release proposal pixels the finer level disagrees with
-        and split proposals into connected parts (:func:`check_proposals`).
+    proposal_check : release proposal pixels the finer level's affinities
+        disagree with (:func:`check_proposals`).
     refinement : segmentation refinement (Eq. 6-8) at the finest level.
-    refinement_seed : "proposals" or "warm_start" (:data:`REFINEMENT_SEEDS`).
+    refinement_seed : "coarser_proposals", "proposals" or "warm_start"
+        (:data:`REFINEMENT_SEEDS`).
     eps : affinities are clipped to [eps, 1 - eps] before Eq. 3.
     multicut_options : keyword arguments of :func:`ssap_gluon.partition.multicut`
         (solver, KL settings); default ``gaec+kl`` with its defaults.
