@@ -260,7 +260,7 @@ def normalize_image(image, mean, std):
     scale = 1.0 / (255.0 * np.asarray(std, dtype=np.float32))
     shift = np.asarray(mean, dtype=np.float32) / np.asarray(std, dtype=np.float32)
     out = np.empty((3,) + image.shape[:2], dtype=np.float32)
-    # Channel planes first, then in-place float ops: 7x faster than
+    # Channel planes first, then in-place float ops: much faster than
     # normalising HWC and transposing the float result (cache-friendly).
     for c, plane in enumerate(cv2.split(image)):
         out[c] = plane
