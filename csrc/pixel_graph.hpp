@@ -4,9 +4,9 @@
 // {a, b}. Pixel pairs inside the band between two proposals map to the same
 // edge thousands of times, pairs between lone pixels once: an open-addressing
 // hash table (linear probing, power-of-two capacity, load <= 1/2) finds the
-// edge in a probe or two, far faster than std::unordered_map
-// here (bench_cascade.py). Edges are kept in first-seen order, so the output -- and every cost
-// sum -- depends only on the order of the pairs, which is fixed.
+// edge in a probe or two, far faster than std::unordered_map here
+// (scripts/bench_cascade.py). Edges are kept in first-seen order, so the output
+// -- and every cost sum -- depends only on the order of the pairs, which is fixed.
 #pragma once
 #include <cstdint>
 #include <vector>
