@@ -1,9 +1,18 @@
 """Every setting of ssap-gluon, with its default.
 
-The defaults are the paper's settings (Sec. 4 "Implementation Details") where
-the paper gives one, and the choice recorded in docs/REPRODUCTION.md where it
-is silent (the "OPEN n" tags point at that table). YAML files in configs/
-override these; ``--opts KEY VALUE`` overrides a YAML.
+Not every default is the paper's. The paper's stated values (Sec. 4
+"Implementation Details", Tables 2, 4, 6) are the defaults of AFFINITY.WINDOW,
+AFFINITY.STRIDES, AFFINITY.DROP_ALL_ONE_PROB, AFFINITY.THING_WEIGHT,
+LOSS.AFFINITY_ALPHA, LOSS.LEVEL_WEIGHTS, MODEL.BACKBONE (ResNet-50), the
+SOLVER schedule (Nadam, 1e-4, steps, 70000 iterations, batch 24),
+TEST.CASCADE_INIT_STRIDE and TEST.SEGMENTATION_REFINEMENT. The rest of the
+paper's model lives in configs/r50.yaml, whose values differ from the defaults
+here: MODEL.HEAD_KERNEL 5 and MODEL.HEAD_CONV full (read from Table 6),
+MODEL.NORM syncbn, MODEL.PRETRAINED model_store, TRAIN.DEVICES (8 GPUs),
+TEST.FLIP and TEST.SCALES (Table 7). Where the paper is silent the default is
+the choice described under its own heading in docs/REPRODUCTION.md, "What the
+paper leaves open" (the comments below name the heading). YAML files in
+configs/ override these; ``--opts KEY VALUE`` overrides a YAML.
 
 Every key has a rule in ``RULES`` (its valid range or set of values;
 ``CHOICES`` lists the enumerated ones), checked by
@@ -39,9 +48,10 @@ _C.DATASET.COCO_PANOPTIC_DIR = "annotations/panoptic_{split}2017"
 _C.DATASET.COCO_IMAGE_DIR = "{split}2017"
 
 _C.INPUT = CN()
-# (height, width) of training crops; Cityscapes: 512x1024 (OPEN 8).
+# (height, width) of training crops; Cityscapes: 512x1024 (REPRODUCTION.md,
+# "Augmentation and crop size").
 _C.INPUT.CROP_SIZE = [512, 1024]
-# Random rescale factor range before cropping (OPEN 8).
+# Random rescale factor range before cropping (same heading).
 _C.INPUT.SCALE_RANGE = [0.5, 2.0]
 # 0: scale factor uniform in SCALE_RANGE; > 0: uniform over the grid
 # min, min + step, ..., max (DeepLab's discrete scales use 0.25).
@@ -70,7 +80,8 @@ _C.MODEL = CN()
 # gluoncv model-zoo name: resnet50_v1b, resnet101_v1b; resnet18_v1b for SynthCity.
 _C.MODEL.BACKBONE = "resnet50_v1b"
 # "" = random init; "model_store" = gluoncv's local model store (no download
-# here); otherwise a path to a .params file.
+# here; the paper configs); otherwise a path to a .params file (REPRODUCTION.md,
+# "ImageNet-pretrained backbone").
 _C.MODEL.PRETRAINED = ""
 # Dilated backbone (output stride 8), used by the "single" variant of Table 3.
 _C.MODEL.DILATED = False
@@ -81,17 +92,22 @@ _C.MODEL.TASKS = "joint"
 # "single": every level from the 1/4 feature map with strides (Table 3).
 _C.MODEL.AFFINITY_FEATURE = "hierarchical"
 _C.MODEL.NUM_CLASSES = 19
-# Channels of the lateral 1x1 convs / decoder levels (OPEN 1).
+# Channels of the lateral 1x1 convs / decoder levels (REPRODUCTION.md, "Decoder
+# fusion and the 1/64 level").
 _C.MODEL.DECODER_CHANNELS = 256
-# Channels of the KxK conv-BN-ReLU in each head (OPEN 2).
+# Channels of the KxK conv-BN-ReLU in each head (REPRODUCTION.md, "Branch heads:
+# structure, kernel, dense or separable").
 _C.MODEL.HEAD_CHANNELS = 128
-# K of the head conv: 3, or 5 for Table 6 "Kernel 5" (OPEN 2).
+# K of the head conv: 3, or 5 for Table 6 "Kernel 5" (the paper model,
+# configs/r50.yaml; the paper states no kernel, it is read from Table 6).
 _C.MODEL.HEAD_KERNEL = 3
-# How the KxK head conv is built (OPEN 2): "separable" = depthwise KxK +
-# pointwise 1x1 (Panoptic-DeepLab heads; keeps K = 5 cheap at 1/4), "full" =
-# a dense KxK conv.
+# How the KxK head conv is built: "separable" = depthwise KxK-BN-ReLU +
+# pointwise 1x1 (Panoptic-DeepLab heads; keeps K = 5 cheap at 1/4; the embedded
+# default), "full" = a dense KxK conv (the literal reading of Table 6's "Kernel";
+# configs/r50.yaml).
 _C.MODEL.HEAD_CONV = "separable"
-# "bn" or "syncbn" (mxnet.gluon.contrib.nn.SyncBatchNorm over all devices).
+# "bn" or "syncbn" (mxnet.gluon.contrib.nn.SyncBatchNorm over all devices; the
+# paper, configs/r50.yaml).
 _C.MODEL.NORM = "bn"
 
 # ---------------------------------------------------------------------------
@@ -103,21 +119,23 @@ _C.AFFINITY.WINDOW = 5
 # Output strides of the pyramid levels: 1/4 ... 1/64.
 _C.AFFINITY.STRIDES = [4, 8, 16, 32, 64]
 # BD: drop pixels whose r*r targets are all 1 with this probability,
-# resampled every iteration (OPEN 6). 0 disables.
+# resampled every iteration (REPRODUCTION.md, "BD: ..."). 0 disables.
 _C.AFFINITY.DROP_ALL_ONE_PROB = 0.8
-# OL: loss weight of pixels whose ground-truth class is a thing class (OPEN 5).
-# 1 disables.
+# OL: loss weight of pixels whose ground-truth class is a thing class
+# (REPRODUCTION.md, "OL: ..."). 1 disables.
 _C.AFFINITY.THING_WEIGHT = 3.0
 # Pairs whose neighbour lies outside the (cropped, padded) level map: "ignore"
 # = no loss (a crop border is not an object border); "background" = the
-# outside counts as background (target 0 from an instance pixel).
+# outside counts as background (target 0 from an instance pixel), the usual
+# choice (REPRODUCTION.md, "Pairs reaching outside the crop": a deviation).
 _C.AFFINITY.OUTSIDE_PAIRS = "ignore"
 
 # ---------------------------------------------------------------------------
 # Losses (Eq. 10)
 # ---------------------------------------------------------------------------
 _C.LOSS = CN()
-# Focal loss gamma (OPEN 7); 0 is cross-entropy.
+# Focal loss gamma (not given by the paper: REPRODUCTION.md, "Focal-loss γ");
+# 0 is cross-entropy.
 _C.LOSS.FOCAL_GAMMA = 2.0
 # alpha of Eq. 10 (Table 1).
 _C.LOSS.AFFINITY_ALPHA = 0.003
@@ -191,7 +209,7 @@ _C.TEST.AFFINITY_STRIDES = [4, 8, 16, 32, 64]
 # Every used affinity level coarser than a graph's level adds its window pairs
 # to that graph as long-range edges between lattice pixels (docs/INFERENCE.md).
 _C.TEST.LONG_RANGE_EDGES = True
-# "gaec" or "gaec+kl" (OPEN 11).
+# "gaec", "gaec+kl" or "kl" (REPRODUCTION.md, "The multicut solver").
 _C.TEST.MULTICUT_SOLVER = "gaec+kl"
 # Kernighan-Lin settings (docs/MULTICUT.md): outer iterations and epsilon as
 # bjoern-andres/graph; a move sequence stops at DEPTH_FRACTION x andres' depth
@@ -201,9 +219,11 @@ _C.TEST.MULTICUT_KL_OUTER_ITERATIONS = 100
 _C.TEST.MULTICUT_KL_EPSILON = 1e-6
 _C.TEST.MULTICUT_KL_DEPTH_FRACTION = 1.0
 _C.TEST.MULTICUT_KL_UNIMPROVED_SLACK = 1000
-# Clip affinities to [eps, 1-eps] before the logit of Eq. 3 (OPEN 10).
+# Clip affinities to [eps, 1-eps] before the logit of Eq. 3 (REPRODUCTION.md,
+# "Edge weights and the clipping before the logit").
 _C.TEST.AFFINITY_EPS = 0.001
-# Segmentation refinement (Eq. 6-8, OPEN 18).
+# Segmentation refinement (Eq. 6-8; REPRODUCTION.md, "Scope of segmentation
+# refinement").
 _C.TEST.SEGMENTATION_REFINEMENT = True
 # How the refinement graph is seeded (docs/INFERENCE.md): "coarser_proposals"
 # (the refinement is the finest level's step: the previous level's proposals
@@ -216,18 +236,20 @@ _C.TEST.REFINEMENT_SEED = "proposals"
 _C.TEST.NUM_THREADS = 0
 _C.TEST.FLIP = False
 _C.TEST.SCALES = [1.0]
-# Predicted instances smaller than this (full-resolution pixels) are dropped (OPEN 13).
+# Predicted instances smaller than this (full-resolution pixels) are dropped
+# (REPRODUCTION.md, "Small instances are removed").
 _C.TEST.MIN_INSTANCE_AREA = 100
 # Erosion (pixels, 4-connectivity) of coarse segments before they become
-# proposals at the next finer level (OPEN 9).
+# proposals at the next finer level (REPRODUCTION.md, "Inner regions" used as
+# proposals).
 _C.TEST.PROPOSAL_EROSION = 1
 # At the finer level, release proposal pixels that form a window pair of
 # affinity < 1/2 with their own proposal, then split proposals into connected
 # parts: a thin object between a coarse level's pixels is not swallowed by its
 # neighbour's proposal (docs/INFERENCE.md). False: the paper's proposals as is.
 _C.TEST.PROPOSAL_CHECK = True
-# "semantic" (mean class probability over the mask, OPEN 12) or
-# "semantic_x_affinity".
+# "semantic" (mean class probability over the mask) or "semantic_x_affinity"
+# (REPRODUCTION.md, "Instance score for ranking").
 _C.TEST.SCORE = "semantic"
 # Instance masks at full resolution: "nearest" = the finest level's instance
 # labels upsampled (nearest, level pixel i = input pixel s*i); "semantic" =
