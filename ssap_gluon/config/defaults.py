@@ -244,9 +244,10 @@ _C.TEST.MIN_INSTANCE_AREA = 100
 # proposals).
 _C.TEST.PROPOSAL_EROSION = 1
 # At the finer level, release proposal pixels that form a window pair of
-# affinity < 1/2 with their own proposal, then split proposals into connected
-# parts: a thin object between a coarse level's pixels is not swallowed by its
-# neighbour's proposal (docs/INFERENCE.md). False: the paper's proposals as is.
+# affinity < 1/2 with their own proposal (each becomes a node of its own; a
+# proposal may stay in separate parts): a thin object between a coarse level's
+# pixels is not swallowed by its neighbour's proposal (docs/INFERENCE.md; an
+# addition to the paper). False: the paper's proposals as is.
 _C.TEST.PROPOSAL_CHECK = True
 # "semantic" (mean class probability over the mask) or "semantic_x_affinity"
 # (REPRODUCTION.md, "Instance score for ranking").
