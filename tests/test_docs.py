@@ -38,20 +38,6 @@ DOCS = ["README.md"] + sorted(os.path.relpath(p, REPO)
 NOT_CONFIG_KEYS = {
 }
 
-#: Files outside the docs this test may not edit that still carry a pointer
-#: into the private notes; skipped (by name, only while they still do) until
-#: their owner rewords them.
-PENDING_PRIVATE_POINTERS = {
-    "configs/tables/table2_r0_semantic_only.yaml": "config comment, owned by the code",
-    "configs/tables/table3_hierarchical_wo_jl.yaml": "config comment, owned by the code",
-    "configs/tables/table3_single_dilation_wo_jl.yaml": "config comment, owned by the code",
-    "configs/tables/table3_single_nodilation_wo_jl.yaml": "config comment, owned by the code",
-    "ssap_gluon/model/decoder.py": "code comment",
-    "ssap_gluon/model/heads.py": "code comment",
-    "ssap_gluon/targets/affinity.py": "code comment",
-    "ssap_gluon/partition/multicut.py": "code comment",
-}
-
 SECTIONS = ("DATASET", "INPUT", "DATALOADER", "MODEL", "AFFINITY", "LOSS", "SOLVER", "TRAIN",
             "TEST")
 DOTTED = re.compile(r"\bssap_gluon(?:\.[A-Za-z_]\w*)+")
@@ -195,9 +181,6 @@ def test_no_pointer_into_private_notes(path):
     text = _read(path)
     found = ["%s:%d: %r" % (path, _line(text, m.start()), m.group(0))
              for m in PRIVATE.finditer(text)]
-    if found and path in PENDING_PRIVATE_POINTERS:
-        pytest.skip("%s (%s) still names private notes: %s"
-                    % (path, PENDING_PRIVATE_POINTERS[path], "; ".join(found)))
     assert not found, ("readers cannot see the project's private notes; name the doc heading "
                        "instead:\n  " + "\n  ".join(found))
 

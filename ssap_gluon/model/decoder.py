@@ -1,7 +1,8 @@
 """U-shape decoder of Fig. 3 (a): feature levels at 1/4 ... 1/64.
 
-Top-down path (OPEN 1): every backbone stage gets a lateral 1x1 conv-BN-ReLU to
-``channels``; the coarser decoder level is upsampled (nearest, x2, or not at
+Top-down path (docs/REPRODUCTION.md, "Decoder fusion"): every backbone stage
+gets a lateral 1x1 conv-BN-ReLU to ``channels``; the coarser decoder level is
+upsampled (nearest, x2, or not at
 all where a dilated backbone keeps the stride) and added element-wise ("Elem.
 Sum" in the Fig. 3 legend). Levels coarser than res5 (1/64 for the paper)
 come from extra stride-2 3x3 conv-BN-ReLU blocks on top of res5, as

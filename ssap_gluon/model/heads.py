@@ -1,4 +1,4 @@
-"""Per-level prediction heads of Fig. 3 (a) (OPEN 2).
+"""Per-level prediction heads of Fig. 3 (a) (docs/REPRODUCTION.md, "Branch heads").
 
 A head is one KxK conv-BN-ReLU (K = 3, or 5 for Table 6 "Kernel 5"; dense or
 depthwise-separable, ``MODEL.HEAD_CONV``) and a 1x1 predictor with bias. The

@@ -19,7 +19,7 @@ __all__ = ["multicut", "multicut_energy", "multicut_options", "SOLVERS", "KL_OUT
 # "gaec": greedy additive edge contraction only; "gaec+kl": GAEC then
 # Kernighan-Lin with joins; "kl": Kernighan-Lin from the initial partition.
 SOLVERS = ("gaec", "gaec+kl", "kl")
-# bjoern-andres/graph's defaults (OPEN 11).
+# bjoern-andres/graph's defaults (docs/MULTICUT.md).
 KL_OUTER_ITERATIONS = 100
 KL_EPSILON = 1e-6
 # A KL move sequence stops once its cumulative gain falls to this fraction of

@@ -32,7 +32,7 @@ def checksums(repo):
     path = os.path.join(repo, SHIPPED_DIR, SUMS_FILE)
     if not os.path.isfile(path):
         raise ShippedModelError("%s not found: the shipped SynthCity model is incomplete "
-                                "(restore models/synthcity_r18/ from git)" % path)
+                                "(check out the whole repository, models/ included)" % path)
     sums = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -51,5 +51,5 @@ def verify_shipped(repo):
             raise ShippedModelError("%s not found (listed in %s)" % (path, SUMS_FILE))
         if _sha256(path) != digest:
             raise ShippedModelError("%s does not match its SHA-256 in %s (a partial checkout or "
-                                    "a changed file; restore it from git)" % (path, SUMS_FILE))
+                                    "a changed file; restore it with git checkout)" % (path, SUMS_FILE))
     return os.path.join(repo, SHIPPED_WEIGHTS)

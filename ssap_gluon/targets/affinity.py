@@ -5,7 +5,7 @@ Conventions shared with the network and the graph code (docs/DESIGN.md):
 * Level of stride s: labels are subsampled by taking every s-th pixel starting
   at 0 (``label[..., ::s, ::s]``): level pixel (i, j) is input pixel (s*i, s*j),
   the pixel a stride-s conv with padding K//2 centres its output on. Never
-  interpolated (interpolation would invent ids, OPEN 4).
+  interpolated (interpolation would invent ids).
 * Channel j of an r x r window is the offset (dy, dx) = (j // r - r // 2,
   j % r - r // 2), row-major.
 * Regions: every thing instance (instance id > 0) is its own region; all
