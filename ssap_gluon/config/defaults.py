@@ -255,8 +255,9 @@ _C.TEST.SCORE = "semantic"
 # Instance masks at full resolution: "nearest" = the finest level's instance
 # labels upsampled (nearest, level pixel i = input pixel s*i); "semantic" =
 # thing pixels of the full-resolution semantic map (bilinear) take the label
-# of the nearest instance pixel within one level pixel (docs/INFERENCE.md).
-_C.TEST.MASK_UPSAMPLING = "nearest"
+# of the nearest instance pixel within one level pixel (docs/INFERENCE.md;
+# measured there on the shipped SynthCity model).
+_C.TEST.MASK_UPSAMPLING = "semantic"
 
 # Values allowed for enumerated keys; checked by ssap_gluon.config.load_config.
 CHOICES = {
