@@ -268,14 +268,16 @@ def script_main():
 def test_script_generates_skips_refuses_and_forces(tmp_path, capsys):
     out = str(tmp_path / "sc")
     # once as a program (what the README runs), then in-process (fast)
-    first = run_script("--out", out, "--num-train", "1", "--num-val", "1", "--seed", "3")
+    first = run_script("--out", out, "--num-train", "1", "--num-val", "1", "--num-test", "0",
+                       "--seed", "3")
     assert first.returncode == 0, first.stderr
     assert "1 train / 1 val / 0 test frames of 256x512 (seed 3)" in first.stdout
     assert re.search(r"^car\s+\d+\s+\d+\s+\d+$", first.stdout, re.M)
     main = script_main()
-    assert main(["--out", out, "--num-train", "1", "--num-val", "1", "--seed", "3"]) == 0
+    small = ["--num-val", "1", "--num-test", "0", "--seed", "3"]
+    assert main(["--out", out, "--num-train", "1"] + small) == 0
     assert "already complete" in capsys.readouterr().out
-    assert main(["--out", out, "--num-train", "2", "--num-val", "1", "--seed", "3"]) == 2
+    assert main(["--out", out, "--num-train", "2"] + small) == 2
     assert "already holds a SynthCity" in capsys.readouterr().err
-    assert main(["--out", out, "--num-train", "2", "--num-val", "1", "--seed", "3", "--force"]) == 0
+    assert main(["--out", out, "--num-train", "2", "--force"] + small) == 0
     assert len(glob.glob(os.path.join(out, "leftImg8bit", "train", "*", "*.png"))) == 2
