@@ -10,7 +10,7 @@ setting (``configs/tables/``, ``configs/r50.yaml``...) and trains what it
 needs on your GPUs with the paper's schedule. Without it, the same pipeline
 runs on the embedded default, SynthCity: training tables (1, 2, 3, 6) train
 every row with a short ResNet-18 schedule (configs/synthcity_tables.yaml:
-about 30 minutes per row on 2 quiet CPU cores; rows sharing a training config train
+29-35 minutes per row measured on 2 shared CPU cores; rows sharing a training config train
 once); inference tables (4, 5, 7, 8, 9, 10) evaluate the shipped model
 models/synthcity_r18 (minutes). A killed run started again continues where it
 stopped (finished trainings are reused, unfinished ones resume, written
