@@ -320,3 +320,29 @@ def test_validation_and_inference_make_the_same_semantic_map():
     probs = forward_probabilities(net, mx.nd.array(image[None])).semantic_at(4)[0].asnumpy()
     geometry = eval_transform(size_divisor=64).geometry(128, 192)
     np.testing.assert_array_equal(semantic_at_full_resolution(probs, 4, geometry), direct)
+
+
+@pytest.mark.parametrize("root,index", [("cityscapes_sample_root", 0), ("synthcity_root", 0),
+                                        ("synthcity_root", 1)])
+def test_the_oracle_of_a_flipped_frame_gives_the_flipped_result(root, index, request):
+    cfg, dataset, predictor = _oracle_frames(request.getfixturevalue(root),
+                                             ["TEST.MIN_INSTANCE_AREA", "100"])
+    image, sem, inst = dataset.load(index)
+    maps = []
+    for flip in (False, True):
+        s, i = (sem[:, ::-1], inst[:, ::-1]) if flip else (sem, inst)
+        im = image[:, ::-1] if flip else image
+        geometry = dataset.transform.geometry(*im.shape[:2])
+        frame = predictor.from_pyramid(oracle_pyramid(s, i, FULL, 5, dataset.num_classes,
+                                                      dataset.thing_train_ids, geometry),
+                                       geometry).instances
+        maps.append(frame.instance_map[:, ::-1] if flip else frame.instance_map)
+    checked = 0
+    for g in np.unique(inst[inst > 0]):
+        mask = inst == g
+        if mask.sum() < 100 or ndimage.label(mask)[1] > 1:
+            continue
+        a, b = (np.bincount(m[mask] + 1).argmax() - 1 for m in maps)
+        assert a >= 0 and b >= 0 and ((maps[0] == a) == (maps[1] == b)).all(), g
+        checked += 1
+    assert checked >= 1
