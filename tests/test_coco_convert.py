@@ -279,3 +279,25 @@ def test_cli_errors_and_force(tmp_path, capsys):
     assert rc == 0 and not os.path.exists(stale) and os.path.exists(keep)
     assert not os.path.islink(os.path.join(out, "val2017", "hand_000000_000001.png"))
     assert len(CocoPanoptic(out, "val")) == 1
+
+
+def test_a_synthcity_copy_is_reported_as_synthcity_not_as_coco(converted, tmp_path):
+    """scripts/test.py on the COCO copy of SynthCity: the report says what the data is
+    and that it is not comparable with the paper's COCO numbers; real COCO stays COCO."""
+    from ssap_gluon.config import load_config
+    from ssap_gluon.evaluation.report import comparability, comparison_markdown
+    from ssap_gluon.evaluation.runner import dataset_kind
+
+    out, _ = converted
+    cfg = load_config(os.path.join(REPO, "configs", "synthcity_r18.yaml"),
+                      ["DATASET.NAME", "coco_panoptic", "DATASET.ROOT", out])
+    co = CocoPanoptic(out, "val")
+    assert dataset_kind(cfg, co) == "SynthCity in COCO panoptic format"
+    metrics = {"dataset": {"kind": dataset_kind(cfg, co), "split": "val", "frames": len(co),
+                           "frames_in_split": len(co)},
+               "mode": "network", "PQ": 0.5, "PQ_Th": 0.4, "PQ_St": 0.6}
+    assert any("SynthCity" in r for r in comparability(metrics))
+    name, text = comparison_markdown(metrics)
+    assert name == "table9" and "NOT COMPARABLE" in text and "Comparable with" not in text
+    co.source_root = None  # a JSON without the converter's note: real COCO
+    assert dataset_kind(cfg, co) == "COCO panoptic"

@@ -113,6 +113,9 @@ class CocoPanoptic(SegmentationDataset):
         self.panoptic_dir = os.path.join(self.root, panoptic_dir_pattern.format(split=split))
         self.image_dir = os.path.join(self.root, image_dir_pattern.format(split=split))
         data = self._read_json(self.json_path)
+        # ssap_gluon.data.coco_convert records the dataset it converted here
+        info = data.get("info")
+        self.source_root = info.get("source_root") if isinstance(info, dict) else None
         self._set_categories(data["categories"])
         self.records = self._make_records(data)
 

@@ -29,10 +29,10 @@ def comparability(metrics):
     """Reasons our numbers cannot be set against the paper's (empty: comparable)."""
     d = metrics["dataset"]
     reasons = []
-    if d["kind"] == "SynthCity":
+    if d["kind"].startswith("SynthCity"):
         reasons.append("SynthCity is a synthetic stand-in for Cityscapes (other images, frame "
                        "size and statistics): its numbers are not comparable with the paper's "
-                       "Cityscapes numbers")
+                       "%s numbers" % ("COCO" if "COCO" in d["kind"] else "Cityscapes"))
     if d["frames"] < d["frames_in_split"]:
         reasons.append("only %d of the split's %d frames were evaluated"
                        % (d["frames"], d["frames_in_split"]))
@@ -77,7 +77,8 @@ def comparison_markdown(metrics):
     reasons = comparability(metrics)
     where = "%s %s, %d frame%s" % (d["kind"], d["split"], d["frames"],
                                    "" if d["frames"] == 1 else "s")
-    if d["split"] != "val" and d["kind"] != "COCO panoptic":
+    coco = "COCO panoptic" in d["kind"]
+    if d["split"] != "val" and not coco:
         name, table = "table10", paper_table(10)
         rows = [[_num(r[k]) if k not in ("method", "training_data") else r[k] for k in table.keys]
                 for r in table.rows]
@@ -86,7 +87,7 @@ def comparison_markdown(metrics):
                   "Our predictions of %s are in the server archive %s; the scores come from the "
                   "server, none are computed here." % (where, (metrics.get("submission") or {})
                                                      .get("archives"))]
-    elif d["kind"] == "COCO panoptic":
+    elif coco:
         name, table = "table9", paper_table(9)
         keys = ["method", "PQ_val"]
         rows = [[r["method"], _num(r["PQ_val"])] for r in table.rows]

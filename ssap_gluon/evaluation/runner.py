@@ -59,8 +59,12 @@ class RunError(EvaluationError):
 
 # ---------------------------------------------------------------- small helpers
 def dataset_kind(cfg, dataset):
-    """``"Cityscapes"``, ``"SynthCity"`` or ``"COCO panoptic"``."""
+    """``"Cityscapes"``, ``"SynthCity"``, ``"COCO panoptic"`` or ``"SynthCity in
+    COCO panoptic format"`` (a ``coco_convert`` copy of SynthCity)."""
     if cfg.DATASET.NAME == "coco_panoptic":
+        source = getattr(dataset, "source_root", None)
+        if source and os.path.isfile(os.path.join(source, "synthcity_manifest.json")):
+            return "SynthCity in COCO panoptic format"
         return "COCO panoptic"
     if os.path.isfile(os.path.join(dataset.root, "synthcity_manifest.json")):
         return "SynthCity"
@@ -279,7 +283,7 @@ def run_split(cfg, out_dir, split="val", weights=None, random_init=False, oracle
     dataset = build_dataset(cfg, split, is_train=False)
     kind = dataset_kind(cfg, dataset)
     fmt = OutputFormat.for_dataset(dataset)
-    if kind == "COCO panoptic" and split == "test":
+    if cfg.DATASET.NAME == "coco_panoptic" and split == "test":
         raise RunError("--split test is the Cityscapes benchmark server's split; COCO test-dev "
                        "submissions are not supported (score COCO with --split val)")
     if oracle and not dataset.with_labels:
@@ -340,7 +344,7 @@ def score_outputs(cfg, dataset, out_dir, stems, split, total, gt_cache, run_info
     instance = semantic = panoptic = None
     null_reasons = {}
     submission = None
-    if scored and kind == "COCO panoptic":
+    if scored and cfg.DATASET.NAME == "coco_panoptic":
         panoptic = _evaluate_coco(dataset, out_dir, stems, indices)
         null_reasons.update(AP=AP_COCO_REASON, AP50=AP_COCO_REASON, mIoU=MIOU_COCO_REASON)
     elif scored:
