@@ -190,3 +190,14 @@ def test_generated_doc_parts_are_current():
                           "--check"], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, ("generated doc parts are out of date; run "
                                  "python scripts/update_docs.py\n" + run.stdout + run.stderr)
+
+
+@pytest.mark.parametrize("doc", DOCS + [os.path.join("models", "synthcity_r18", "README.md")])
+def test_no_unfilled_placeholder(doc):
+    """A number still to be measured is never published as a marker."""
+    path = os.path.join(REPO, doc)
+    if not os.path.isfile(path):
+        pytest.skip("%s absent" % doc)
+    text = open(path, encoding="utf-8").read()
+    for marker in ("⟨", "PLACEHOLDER", "TBD"):
+        assert marker not in text, "%s holds the placeholder %r" % (doc, marker)

@@ -83,7 +83,7 @@ def comparison_markdown(metrics):
         rows = [[_num(r[k]) if k not in ("method", "training_data") else r[k] for k in table.keys]
                 for r in table.rows]
         ours = ["**ours (ssap-gluon)**", "fine"] + ["server"] * (len(table.keys) - 2)
-        header = ["# Table 10: Cityscapes test (benchmark server)", "",
+        header = ["# Table 10: %s (benchmark server archive)" % where, "",
                   "Our predictions of %s are in the server archive %s; the scores come from the "
                   "server, none are computed here." % (where, (metrics.get("submission") or {})
                                                      .get("archives"))]
