@@ -25,8 +25,6 @@ import importlib
 import importlib.util
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -186,10 +184,19 @@ def test_no_pointer_into_private_notes(path):
 
 
 def test_generated_doc_parts_are_current():
-    run = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "update_docs.py"),
-                          "--check"], cwd=REPO, capture_output=True, text=True)
-    assert run.returncode == 0, ("generated doc parts are out of date; run "
-                                 "python scripts/update_docs.py\n" + run.stdout + run.stderr)
+    """The parts generated from the code (the key-ranges table) match the code.
+    REPRODUCTION.md's tables are a record of one measured run, not checked here:
+    a user's own `make quickstart` writes new timings into output/ and must not
+    make `make test` fail."""
+    import runpy
+
+    from ssap_gluon.config import ranges_markdown
+
+    update_docs = runpy.run_path(os.path.join(REPO, "scripts", "update_docs.py"),
+                                 run_name="update_docs")
+    text = _read(os.path.join("docs", "TRAINING.md"))
+    assert update_docs["_replace_ranges"](text, ranges_markdown()) == text, \
+        "docs/TRAINING.md's ranges table is out of date; run python scripts/update_docs.py"
 
 
 @pytest.mark.parametrize("doc", DOCS + [os.path.join("models", "synthcity_r18", "README.md")])
