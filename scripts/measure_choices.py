@@ -12,7 +12,6 @@ time per frame) and writes it with a JSON copy to ``--out`` (default
 output/choices). docs/INFERENCE.md section 8 and docs/REPRODUCTION.md quote it.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -100,8 +99,8 @@ def main(argv=None):
                "variants": {name: {"change": opts, "metrics": results[name]}
                             for name, _, opts in VARIANTS}}
     write_bytes_atomic(os.path.join(setting.out, "choices.md"), markdown.encode("utf-8"))
-    write_json_atomic(os.path.join(setting.out, "choices.json"),
-                      json.loads(json.dumps(payload, default=str)), indent=1, sort_keys=True)
+    write_json_atomic(os.path.join(setting.out, "choices.json"), payload, indent=1,
+                      sort_keys=True, default=str)
     print(markdown, end="")
     return 0
 

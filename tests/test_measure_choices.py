@@ -5,30 +5,14 @@ import json
 import os
 import runpy
 
-import mxnet as mx
-import pytest
+from test_test_script import TINY, tiny_weights  # noqa: F401 (a fixture)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SCRIPT = os.path.join(REPO, "scripts", "measure_choices.py")
 TEST_PY = os.path.join(REPO, "scripts", "test.py")
 CONFIG = os.path.join(REPO, "configs", "synthcity_r18.yaml")
-TINY = ["MODEL.DECODER_CHANNELS", "16", "MODEL.HEAD_CHANNELS", "8", "TRAIN.DEVICES", "cpu"]
 SCORES = ("AP", "AP50", "PQ", "PQ_Th", "PQ_St", "mIoU")
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(synthcity_root, tmp_path_factory):
-    from ssap_gluon.config import load_config
-    from ssap_gluon.model import build_model
-
-    mx.random.seed(11)
-    cfg = load_config(CONFIG, ["DATASET.ROOT", synthcity_root] + TINY)
-    net = build_model(cfg, num_devices=1, ctx=mx.cpu())
-    net(mx.nd.zeros((1, 3, 64, 128)))
-    path = str(tmp_path_factory.mktemp("weights") / "tiny.params")
-    net.save_parameters(path)
-    return path
 
 
 def _main(script, argv):

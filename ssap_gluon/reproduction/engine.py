@@ -221,8 +221,8 @@ def infer_rows(setting, table_dir, rows, weights, semantic_weights=None, split="
     ``semantic_weights`` a second, semantic-only network gives the semantic
     scores (Table 3 "w/o JL"). ``panels``: Fig. 6 panels of the first N frames
     of the row whose cascade starts at 1/16 (the paper's setting, whose
-    proposals from 1/16 and 1/8 Fig. 6 shows), else of the first row. Returns ``{name: metrics}`` (``metrics.json`` of each
-    row's directory).
+    proposals from 1/16 and 1/8 Fig. 6 shows), else of the first row.
+    Returns ``{name: metrics}`` (``metrics.json`` of each row's directory).
     """
     from ..data import build_dataset
     from ..evaluation.frame_outputs import (frame_done, remove_temporaries,
